@@ -1,0 +1,21 @@
+/*
+ * Benchmark plumbing shared by the bench sources and `pagoda bench`.
+ */
+#ifndef PAGODA_BENCH_H
+#define PAGODA_BENCH_H
+
+#include <stdio.h>
+
+struct bench_out {
+    FILE *out;
+    int errors;
+};
+
+/* One figure: "NAME VALUE" with VALUE in the benchmark's unit (ns unless named). */
+void bench_value(struct bench_out *out, const char *name, double value);
+void bench_error(struct bench_out *out, const char *name, const char *why);
+
+void bench_tlb_hit(struct bench_out *out);
+void bench_tlb_miss(struct bench_out *out);
+
+#endif

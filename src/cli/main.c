@@ -1,0 +1,45 @@
+/*
+ * pagoda - the command.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#define PAGODA_VERSION "0.1.0"
+
+static void usage(FILE *out)
+{
+    fputs("usage: pagoda COMMAND [ARGS]\n"
+          "\n"
+          "commands:\n"
+          "  demo            walk through the simulated machine: page tables, TLB, a fault\n"
+          "  bench [NAME..]  run benchmarks; prints one 'NAME VALUE' line per figure\n"
+          "  help            this text\n"
+          "  version         the version\n",
+          out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "demo"))
+        return cli_demo(stdout);
+    if (!strcmp(cmd, "bench"))
+        return cli_bench(argc - 2, argv + 2, stdout);
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("pagoda %s\n", PAGODA_VERSION);
+        return 0;
+    }
+    fprintf(stderr, "pagoda: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}
