@@ -36,6 +36,7 @@ endif
 CFLAGS ?=
 ALL_CFLAGS := $(BASE_CFLAGS) $(VFLAGS) $(CFLAGS)
 LDLIBS := -lm
+CLI_LDLIBS := -ledit
 
 LIB_SRC := $(sort $(wildcard src/hw/*.c src/mm/*.c src/kernel/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c bench/*.c))
@@ -47,10 +48,13 @@ CLI_OBJ := $(CLI_SRC:%.c=$(OUT)/obj/%.o)
 SUPPORT_OBJ := $(TEST_SUPPORT:%.c=$(OUT)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(OUT)/tests/%)
 
-.PHONY: all lib run test sanitize bench install uninstall clean deps test-deps tests-build FORCE
+.PHONY: all build-all lib run test sanitize bench install uninstall clean deps test-deps tests-build FORCE
 .DEFAULT_GOAL := all
 
-all: $(OUT)/pagoda $(OUT)/libpagoda.a $(OUT)/libpagoda.so $(OUT)/pagoda.pc
+all: deps
+	$(MAKE) --no-print-directory build-all
+
+build-all: $(OUT)/pagoda $(OUT)/libpagoda.a $(OUT)/libpagoda.so $(OUT)/pagoda.pc
 
 lib: $(OUT)/libpagoda.a
 
@@ -88,7 +92,7 @@ run: all
 
 test: deps
 	$(MAKE) --no-print-directory VARIANT=check tests-build
-	$(MAKE) --no-print-directory all
+	$(MAKE) --no-print-directory build-all
 	scripts/run-tests build/check
 
 sanitize: deps

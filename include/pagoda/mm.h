@@ -1,0 +1,271 @@
+/*
+ * pagoda/mm.h - the memory manager's address spaces: struct mm, VMAs, and the
+ * mapping system calls with Linux 6.18's semantics (same addresses, same errno, same
+ * /proc/PID/maps).
+ *
+ * VMAs live in an augmented red-black tree plus a sorted list (vma_tree.h).  Merge
+ * and split follow mm/vma.c: flags, file identity, pgoff continuity, anon_vma
+ * compatibility, names, vm_ops.  Page tables are reached only through pgtable.h.
+ */
+#ifndef PAGODA_MM_H
+#define PAGODA_MM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pgtable.h"
+#include "phys.h"
+#include "vma_tree.h"
+
+/* vm_flags, with Linux's values (include/linux/mm.h). */
+#define VM_NONE 0x00000000ULL
+#define VM_READ 0x00000001ULL
+#define VM_WRITE 0x00000002ULL
+#define VM_EXEC 0x00000004ULL
+#define VM_SHARED 0x00000008ULL
+#define VM_MAYREAD 0x00000010ULL
+#define VM_MAYWRITE 0x00000020ULL
+#define VM_MAYEXEC 0x00000040ULL
+#define VM_MAYSHARE 0x00000080ULL
+#define VM_GROWSDOWN 0x00000100ULL
+#define VM_UFFD_MISSING 0x00000200ULL
+#define VM_PFNMAP 0x00000400ULL
+#define VM_UFFD_WP 0x00001000ULL
+#define VM_LOCKED 0x00002000ULL
+#define VM_IO 0x00004000ULL
+#define VM_SEQ_READ 0x00008000ULL
+#define VM_RAND_READ 0x00010000ULL
+#define VM_DONTCOPY 0x00020000ULL
+#define VM_DONTEXPAND 0x00040000ULL
+#define VM_LOCKONFAULT 0x00080000ULL
+#define VM_ACCOUNT 0x00100000ULL
+#define VM_NORESERVE 0x00200000ULL
+#define VM_HUGETLB 0x00400000ULL
+#define VM_SYNC 0x00800000ULL
+#define VM_ARCH_1 0x01000000ULL
+#define VM_WIPEONFORK 0x02000000ULL
+#define VM_DONTDUMP 0x04000000ULL
+#define VM_SOFTDIRTY 0x08000000ULL
+#define VM_MIXEDMAP 0x10000000ULL
+#define VM_HUGEPAGE 0x20000000ULL
+#define VM_NOHUGEPAGE 0x40000000ULL
+#define VM_MERGEABLE 0x80000000ULL
+#define VM_DROPPABLE (1ULL << 40)
+#define VM_SEALED (1ULL << 42)
+
+#define VM_ACCESS_FLAGS (VM_READ | VM_WRITE | VM_EXEC)
+#define VM_MAY_FLAGS (VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC)
+#define VM_SPECIAL (VM_IO | VM_DONTEXPAND | VM_PFNMAP | VM_MIXEDMAP)
+#define VM_LOCKED_MASK (VM_LOCKED | VM_LOCKONFAULT)
+
+/* User-space ABI values (x86-64). */
+#define PGD_PROT_READ 0x1
+#define PGD_PROT_WRITE 0x2
+#define PGD_PROT_EXEC 0x4
+#define PGD_PROT_SEM 0x8
+#define PGD_PROT_GROWSDOWN 0x01000000
+#define PGD_PROT_GROWSUP 0x02000000
+#define PGD_MAP_SHARED 0x01
+#define PGD_MAP_PRIVATE 0x02
+#define PGD_MAP_SHARED_VALIDATE 0x03
+#define PGD_MAP_DROPPABLE 0x08
+#define PGD_MAP_TYPE 0x0f
+#define PGD_MAP_FIXED 0x10
+#define PGD_MAP_ANONYMOUS 0x20
+#define PGD_MAP_32BIT 0x40
+#define PGD_MAP_GROWSDOWN 0x100
+#define PGD_MAP_DENYWRITE 0x800
+#define PGD_MAP_EXECUTABLE 0x1000
+#define PGD_MAP_LOCKED 0x2000
+#define PGD_MAP_NORESERVE 0x4000
+#define PGD_MAP_POPULATE 0x8000
+#define PGD_MAP_NONBLOCK 0x10000
+#define PGD_MAP_STACK 0x20000
+#define PGD_MAP_HUGETLB 0x40000
+#define PGD_MAP_SYNC 0x80000
+#define PGD_MAP_FIXED_NOREPLACE 0x100000
+#define PGD_MAP_UNINITIALIZED 0x4000000
+#define PGD_MAP_HUGE_SHIFT 26
+#define PGD_MAP_HUGE_MASK 0x3f
+#define PGD_MREMAP_MAYMOVE 1
+#define PGD_MREMAP_FIXED 2
+#define PGD_MREMAP_DONTUNMAP 4
+#define PGD_MLOCK_ONFAULT 1
+#define PGD_MCL_CURRENT 1
+#define PGD_MCL_FUTURE 2
+#define PGD_MCL_ONFAULT 4
+#define PGD_MS_ASYNC 1
+#define PGD_MS_INVALIDATE 2
+#define PGD_MS_SYNC 4
+
+/* Linux x86-64 layout constants. */
+#define PGD_TASK_SIZE_4L 0x00007ffffffff000ULL
+#define PGD_TASK_SIZE_5L 0x00fffffffffff000ULL
+#define PGD_DEFAULT_MAP_WINDOW 0x00007ffffffff000ULL
+#define PGD_TASK_UNMAPPED_BASE_4L 0x00002aaaaaaab000ULL /* PAGE_ALIGN(TASK_SIZE/3) */
+
+/*
+ * An open file's mappable identity: Linux's struct file as far as mappings care.
+ * Mappings merge only with the same mm_file (the same open file description), so
+ * dup()ed descriptors share one and a second openat() makes another.
+ */
+struct mm_file {
+    int refcount;
+    int host_fd;            /* read-only descriptor on the host file, -1 for shmem */
+    uint32_t dev_major, dev_minor;
+    uint64_t ino;
+    uint64_t size;          /* bytes, at open time */
+    char *path;             /* as maps prints it */
+    bool readable, writable;/* the access mode the program asked for */
+    bool append_only;       /* inode append-only attribute */
+    bool noexec;            /* on a noexec mount */
+    bool mmappable;         /* has an mmap operation (not a directory or pipe) */
+    bool is_dev_zero;       /* /dev/zero: private maps become anonymous, shared ones shmem */
+    bool is_shmem;          /* anonymous shared memory object */
+    bool thp_aligned;       /* the filesystem's get_unmapped_area aligns large maps to 2 MiB */
+};
+
+/* anon_vma: the reverse-map root of anonymous pages.  Merges compare identities. */
+struct anon_vma {
+    int refcount;
+    uint64_t id;
+};
+
+/* Anonymous VMA names (PR_SET_VMA_ANON_NAME), shared by reference like Linux's. */
+struct anon_name {
+    int refcount;
+    char name[];
+};
+
+struct vm_area;
+
+/* Callbacks a VMA may carry (vm_operations_struct).  Any may be NULL. */
+struct vm_operations {
+    const char *(*name)(struct vm_area *vma); /* maps name of a special mapping */
+    void (*open)(struct vm_area *vma);        /* a copy was made (split, fork) */
+    void (*close)(struct vm_area *vma);       /* forbids merges that would delete the VMA */
+    int (*may_split)(struct vm_area *vma, uint64_t addr); /* -errno forbids the split */
+    int (*mremap)(struct vm_area *vma);
+};
+
+struct mm;
+
+struct vm_area {
+    struct vma_node node;   /* node.start, node.end: [vm_start, vm_end) */
+    uint64_t flags;         /* VM_* */
+    uint64_t pgoff;         /* file page offset; for anon, start >> 12 when created */
+    struct mm_file *file;
+    struct anon_vma *anon_vma;
+    int anon_chain;         /* anon_vma_chain links; > 1 marks a fork child */
+    const struct vm_operations *ops;
+    struct anon_name *anon_name;
+    struct mm *mm;
+    void *private_data;
+};
+
+static inline uint64_t vma_start(const struct vm_area *v) { return v->node.start; }
+static inline uint64_t vma_end(const struct vm_area *v) { return v->node.end; }
+static inline uint64_t vma_pages(const struct vm_area *v) { return (v->node.end - v->node.start) >> PAGE_SHIFT; }
+
+struct mm_config {
+    int paging_levels;         /* 4 or 5 */
+    uint64_t stack_rlimit;     /* RLIMIT_STACK, bytes (default 8 MiB; UINT64_MAX unlimited) */
+    uint64_t rlimit_as;        /* RLIMIT_AS (default unlimited) */
+    uint64_t rlimit_data;      /* RLIMIT_DATA (default unlimited) */
+    uint64_t rlimit_memlock;   /* RLIMIT_MEMLOCK (default 8 MiB, as Debian sets it) */
+    bool cap_ipc_lock;         /* may lock beyond the limit */
+    uint64_t mmap_min_addr;    /* hints are raised to this (65536) */
+    uint64_t dac_mmap_min_addr;/* MAP_FIXED below this is EPERM (sysctl, 4096) */
+    int max_map_count;         /* vm.max_map_count (65530) */
+    uint64_t stack_guard_gap;  /* bytes (256 pages) */
+    int overcommit;            /* vm.overcommit_memory 0, 1, 2 */
+    bool legacy_layout;        /* bottom-up allocator (ADDR_COMPAT_LAYOUT) */
+    bool thp_enabled;          /* CONFIG_TRANSPARENT_HUGEPAGE: large anon maps 2 MiB aligned */
+    bool anon_vma_names;       /* CONFIG_ANON_VMA_NAME (off on the reference machine: EINVAL) */
+    int hugetlb_pages_2m;      /* hugetlb pool sizes (0 on the reference machine) */
+    int hugetlb_pages_1g;
+};
+
+struct mm {
+    struct vma_tree vmas;
+    struct pgtable pt;
+    struct phys *phys;
+    struct mm_config cfg;
+    uint64_t task_size;
+    uint64_t mmap_base;
+    uint64_t start_brk, brk;
+    uint64_t start_stack;      /* address inside the [stack] VMA */
+    uint64_t start_code, end_code, start_data, end_data;
+    int map_count;
+    uint64_t total_vm, locked_vm, data_vm, exec_vm, stack_vm; /* pages */
+    uint64_t def_flags;        /* VM_LOCKED/VM_LOCKONFAULT after mlockall(MCL_FUTURE) */
+    uint64_t anon_vma_ids;     /* counter naming new anon_vmas */
+    uint64_t shmem_inodes;     /* counter for shared-anonymous inode numbers */
+    int users;
+};
+
+void mm_config_default(struct mm_config *cfg);
+
+/* A new, empty address space.  0, -EINVAL or -ENOMEM. */
+int mm_create(struct phys *phys, const struct mm_config *cfg, struct mm **out);
+/* Unmap everything, free the page tables and the mm. */
+void mm_destroy(struct mm *mm);
+
+/* The mapping system calls.  Each returns a non-negative result or -errno exactly as
+ * Linux would; `file` is NULL for anonymous maps (the caller resolved the fd). */
+long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, struct mm_file *file,
+             uint64_t pgoff);
+long mm_munmap(struct mm *mm, uint64_t addr, uint64_t len);
+long mm_mprotect(struct mm *mm, uint64_t start, uint64_t len, uint64_t prot);
+long mm_mremap(struct mm *mm, uint64_t addr, uint64_t old_len, uint64_t new_len, uint64_t flags, uint64_t new_addr);
+long mm_brk(struct mm *mm, uint64_t brk);
+long mm_madvise(struct mm *mm, uint64_t start, uint64_t len, int advice);
+long mm_mlock(struct mm *mm, uint64_t start, uint64_t len, unsigned flags);
+long mm_munlock(struct mm *mm, uint64_t start, uint64_t len);
+long mm_mlockall(struct mm *mm, unsigned flags);
+long mm_munlockall(struct mm *mm);
+long mm_msync(struct mm *mm, uint64_t start, uint64_t len, int flags);
+long mm_mincore(struct mm *mm, uint64_t start, uint64_t len, unsigned char *vec);
+long mm_set_anon_name(struct mm *mm, uint64_t start, uint64_t len, const char *name);
+
+/* Linux's find_vma(): the first VMA ending above addr, or NULL. */
+struct vm_area *mm_find_vma(const struct mm *mm, uint64_t addr);
+/* The VMA containing addr, or NULL. */
+struct vm_area *mm_vma_lookup(const struct mm *mm, uint64_t addr);
+static inline struct vm_area *vma_next(const struct vm_area *v)
+{
+    return v->node.next ? vma_tree_entry(v->node.next, struct vm_area, node) : NULL;
+}
+static inline struct vm_area *vma_prev(const struct vm_area *v)
+{
+    return v->node.prev ? vma_tree_entry(v->node.prev, struct vm_area, node) : NULL;
+}
+static inline struct vm_area *mm_first_vma(const struct mm *mm)
+{
+    return mm->vmas.first ? vma_tree_entry(mm->vmas.first, struct vm_area, node) : NULL;
+}
+
+/* Place a special mapping ([vdso], [vvar] ...) with fixed flags; 0 or -errno. */
+int mm_install_special(struct mm *mm, uint64_t addr, uint64_t len, uint64_t vm_flags, const struct vm_operations *ops);
+
+/* Host files. */
+struct mm_file *mm_file_open(const char *path, int open_flags, int *err);
+struct mm_file *mm_file_get(struct mm_file *f);
+void mm_file_put(struct mm_file *f);
+
+/* /proc/PID/maps, byte for byte. */
+void mm_print_maps(const struct mm *mm, FILE *out);
+
+/* Give an empty mm the layout a maps listing describes (see the script language's
+ * load-maps).  0, or -EINVAL with a message "line N: ..." in err. */
+int mm_load_maps(struct mm *mm, const char *text, char *err, size_t errlen);
+
+/* Every invariant of the address space (tree, list, map_count, vm counters, no
+ * overlap, flags consistent); aborts naming the broken one. */
+void mm_check(const struct mm *mm);
+
+/* Name shown in maps for a VMA, or NULL for none (file path handled separately). */
+const char *mm_vma_special_name(const struct mm *mm, const struct vm_area *vma);
+
+#endif

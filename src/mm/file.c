@@ -1,0 +1,94 @@
+/*
+ * Host files behind mappings.  pagoda opens every host file read-only and never
+ * writes one; the access mode the program asked for is remembered so that Linux's
+ * permission rules still apply (EACCES for a shared writable map of an O_RDONLY fd).
+ */
+#include "mm/internal.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+/* Filesystems whose get_unmapped_area is thp_get_unmapped_area. */
+static bool fs_aligns_thp(long type)
+{
+    return type == 0xEF53 /* ext2/3/4 */ || type == 0x58465342 /* xfs */ || type == (long)0x9123683E /* btrfs */;
+}
+
+struct mm_file *mm_file_open(const char *path, int open_flags, int *err)
+{
+    int acc = open_flags & O_ACCMODE;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | (open_flags & (O_DIRECTORY | O_NOFOLLOW)));
+    if (fd < 0 && (errno == EACCES || errno == EISDIR) && acc == O_WRONLY)
+        fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd < 0) {
+        *err = -errno;
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        *err = -errno;
+        close(fd);
+        return NULL;
+    }
+    if (S_ISDIR(st.st_mode) && acc != O_RDONLY) {
+        close(fd);
+        *err = -EISDIR;
+        return NULL;
+    }
+    if (acc != O_RDONLY && access(path, W_OK) < 0) {
+        *err = -errno;
+        close(fd);
+        return NULL;
+    }
+    struct mm_file *f = calloc(1, sizeof(*f));
+    char *p = strdup(path);
+    if (!f || !p) {
+        free(f);
+        free(p);
+        close(fd);
+        *err = -ENOMEM;
+        return NULL;
+    }
+    f->refcount = 1;
+    f->host_fd = fd;
+    f->dev_major = major(st.st_dev);
+    f->dev_minor = minor(st.st_dev);
+    f->ino = (uint64_t)st.st_ino;
+    f->size = (uint64_t)st.st_size;
+    f->path = p;
+    f->readable = acc == O_RDONLY || acc == O_RDWR;
+    f->writable = acc == O_WRONLY || acc == O_RDWR;
+    f->mmappable = S_ISREG(st.st_mode) || S_ISBLK(st.st_mode);
+    if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 5) {
+        f->is_dev_zero = true;
+        f->mmappable = true;
+    }
+    struct statvfs vfs;
+    if (fstatvfs(fd, &vfs) == 0)
+        f->noexec = vfs.f_flag & ST_NOEXEC;
+    struct statfs fs;
+    if (S_ISREG(st.st_mode) && fstatfs(fd, &fs) == 0)
+        f->thp_aligned = fs_aligns_thp((long)fs.f_type);
+    return f;
+}
+
+struct mm_file *mm_file_get(struct mm_file *f)
+{
+    f->refcount++;
+    return f;
+}
+
+void mm_file_put(struct mm_file *f)
+{
+    PAGODA_BUG_ON(f->refcount <= 0, "a file's reference count stays positive while referenced");
+    if (--f->refcount)
+        return;
+    if (f->host_fd >= 0)
+        close(f->host_fd);
+    free(f->path);
+    free(f);
+}

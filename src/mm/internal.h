@@ -1,0 +1,111 @@
+/*
+ * mm/internal.h - what the memory manager's files share and nothing else sees.
+ */
+#ifndef PAGODA_MM_INTERNAL_H
+#define PAGODA_MM_INTERNAL_H
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pagoda/mm.h>
+
+#include "hw/bug.h"
+
+#define PAGE_ALIGN(x) (((x) + PAGE_SIZE - 1) & PAGE_MASK)
+#define PMD_SIZE (2ULL << 20)
+
+static inline uint64_t mm_min(uint64_t a, uint64_t b) { return a < b ? a : b; }
+static inline uint64_t mm_max(uint64_t a, uint64_t b) { return a > b ? a : b; }
+
+/* The VMA stack (VM_STACK is VM_GROWSDOWN on x86-64). */
+#define VM_STACK VM_GROWSDOWN
+
+/* Linux's vm_stat_account() categories. */
+static inline bool is_exec_mapping(uint64_t f) { return (f & (VM_WRITE | VM_EXEC | VM_STACK)) == VM_EXEC; }
+static inline bool is_stack_mapping(uint64_t f) { return (f & VM_STACK) == VM_STACK; }
+static inline bool is_data_mapping(uint64_t f) { return (f & (VM_WRITE | VM_SHARED | VM_STACK)) == VM_WRITE; }
+
+static inline bool vma_is_anonymous(const struct vm_area *v) { return !v->file || (v->file->is_dev_zero && !(v->flags & VM_MAYSHARE)); }
+
+/* ---- VMA objects (mm.c) -------------------------------------------------------- */
+
+struct vm_area *vma_alloc(struct mm *mm);
+void vma_free(struct vm_area *vma);                       /* drops file, anon_vma, name refs */
+struct vm_area *vma_dup(const struct vm_area *src);       /* a copy, not linked */
+void vma_set_range(struct vm_area *vma, uint64_t start, uint64_t end, uint64_t pgoff);
+void vma_link(struct mm *mm, struct vm_area *vma);        /* insert; map_count++ */
+void vma_unlink(struct mm *mm, struct vm_area *vma);      /* remove; map_count-- */
+void vma_update_guard(struct vm_area *vma);               /* guard_below from VM_GROWSDOWN */
+
+struct anon_vma *anon_vma_new(struct mm *mm);
+struct anon_vma *anon_vma_get(struct anon_vma *av);
+void anon_vma_put(struct anon_vma *av);
+/* Give vma an anon_vma as Linux's anon_vma_prepare(): borrow a compatible neighbour's. */
+void vma_anon_prepare(struct mm *mm, struct vm_area *vma);
+
+struct anon_name *anon_name_new(const char *name);
+struct anon_name *anon_name_get(struct anon_name *n);
+void anon_name_put(struct anon_name *n);
+bool anon_name_eq(const struct anon_name *a, const struct anon_name *b);
+
+/* vm_stat_account(). */
+void vm_stat_account(struct mm *mm, uint64_t flags, long npages);
+/* may_expand_vm(): RLIMIT_AS and RLIMIT_DATA. */
+bool may_expand_vm(const struct mm *mm, uint64_t flags, uint64_t npages);
+
+/* Split vma at addr; the new VMA is the lower part when new_below.  Bypasses
+ * max_map_count (__split_vma).  0 or -errno; *out (may be NULL) gets the new VMA. */
+int vma_split_nocheck(struct mm *mm, struct vm_area *vma, uint64_t addr, int new_below, struct vm_area **out);
+/* split_vma(): -ENOMEM at the map-count limit. */
+int vma_split(struct mm *mm, struct vm_area *vma, uint64_t addr, int new_below, struct vm_area **out);
+
+/* What a new or changed range would be (Linux's struct vma_merge_struct). */
+struct vma_merge {
+    uint64_t start, end, pgoff, flags;
+    struct mm_file *file;
+    struct anon_vma *anon_vma;
+    struct anon_name *anon_name;
+    struct vm_area *prev, *next, *middle;
+    bool just_expand; /* brk: merge with prev only */
+};
+
+/* vma_merge_new_range(): extend prev and/or next over [start,end) if the attributes
+ * allow; returns the VMA that now covers the range, or NULL (nothing changed). */
+struct vm_area *vma_merge_new_range(struct mm *mm, struct vma_merge *vmg);
+
+/* vma_modify(): make [start,end) inside vma (middle) a VMA of its own with the new
+ * attributes in vmg, merging with prev/next when possible, else splitting.  Returns
+ * the VMA covering exactly [start,end) (attributes not yet applied by this call:
+ * the caller sets flags etc.), or NULL with *err (-ENOMEM at the map-count limit). */
+struct vm_area *vma_modify(struct mm *mm, struct vm_area *prev, struct vm_area *vma, uint64_t start, uint64_t end,
+                           const struct vma_merge *attrs, int *err);
+
+/* Unmap [start,end): split edges, zap pages, free VMAs.  do_vmi_align_munmap(). */
+int do_munmap_range(struct mm *mm, uint64_t start, uint64_t end);
+/* The VMAs and splits munmap would need, checked without changing anything:
+ * -ENOMEM if a three-way split is needed at the map-count limit, else 0. */
+int munmap_precheck(const struct mm *mm, uint64_t start, uint64_t end);
+/* Pages of VMAs inside [start,end). */
+uint64_t count_vma_pages_range(const struct mm *mm, uint64_t start, uint64_t end);
+
+/* Drop page-table entries of [start,end) and the frames they reference. */
+void mm_zap_range(struct mm *mm, uint64_t start, uint64_t end);
+
+/* get_unmapped_area (mmap.c). */
+long mm_get_unmapped_area(struct mm *mm, struct mm_file *file, uint64_t addr, uint64_t len, uint64_t pgoff,
+                          uint64_t flags, uint64_t vm_flags);
+
+/* Populate after mmap/mlock/brk (issue 5 fills pages; here the anon_vma effects). */
+void mm_populate_range(struct mm *mm, uint64_t start, uint64_t end);
+
+/* Check the whole address space in test builds. */
+static inline void mm_validate(const struct mm *mm)
+{
+    if (PAGODA_CHECKING)
+        mm_check(mm);
+}
+
+struct vm_area *vma_of(struct vma_node *n);
+
+#endif

@@ -1,0 +1,492 @@
+/*
+ * mmap, munmap, brk and the address allocator, in the order Linux 6.18 checks things
+ * (mm/mmap.c do_mmap and __get_unmapped_area, mm/vma.c __mmap_region,
+ * arch/x86/kernel/sys_x86_64.c), so that errors come out with the same precedence.
+ */
+#include "mm/internal.h"
+
+/* ---- get_unmapped_area ---------------------------------------------------------- */
+
+/* vm_start_gap(): where the gap below a VMA ends (its stack guard counted). */
+static uint64_t vm_start_gap(const struct vm_area *v)
+{
+    return vma_node_start_gap(&v->node);
+}
+
+/* vm_unmapped_area(): top-down or bottom-up search in [low, high). */
+static long unmapped_area(const struct mm *mm, bool topdown, uint64_t len, uint64_t low, uint64_t high)
+{
+    struct vma_gap_request req = {.length = len, .low_limit = low, .high_limit = high};
+    uint64_t addr;
+    if (req.low_limit < mm->cfg.mmap_min_addr)
+        req.low_limit = mm->cfg.mmap_min_addr;
+    if (req.high_limit <= req.low_limit || req.high_limit - req.low_limit < len)
+        return -ENOMEM;
+    int err = topdown ? vma_tree_gap_topdown(&mm->vmas, &req, &addr) : vma_tree_gap_bottomup(&mm->vmas, &req, &addr);
+    return err ? err : (long)addr;
+}
+
+/* mmap_address_hint_valid(). */
+static bool hint_valid(const struct mm *mm, uint64_t addr, uint64_t len)
+{
+    if (mm->task_size - len < addr)
+        return false;
+    return (addr > PGD_DEFAULT_MAP_WINDOW) == (addr + len > PGD_DEFAULT_MAP_WINDOW);
+}
+
+/* Is [addr, addr+len) free, the next VMA's stack guard included? */
+static bool range_free(const struct mm *mm, uint64_t addr, uint64_t len)
+{
+    struct vm_area *v = mm_find_vma(mm, addr);
+    return !v || addr + len <= vm_start_gap(v);
+}
+
+/* arch_get_unmapped_area(): the bottom-up allocator (legacy layout, MAP_32BIT, and
+ * the fallback of the top-down one). */
+static long get_area_bottomup(const struct mm *mm, uint64_t addr, uint64_t len, uint64_t flags)
+{
+    uint64_t begin = PGD_TASK_UNMAPPED_BASE_4L, end = addr > PGD_DEFAULT_MAP_WINDOW ? mm->task_size
+                                                                                   : PGD_DEFAULT_MAP_WINDOW;
+    if (len > mm->task_size)
+        return -ENOMEM;
+    if (flags & PGD_MAP_FIXED)
+        return (long)addr;
+    if (flags & PGD_MAP_32BIT) {
+        begin = 0x40000000ULL;
+        end = 0x80000000ULL;
+    }
+    if (len > end)
+        return -ENOMEM;
+    if (addr) {
+        addr = PAGE_ALIGN(addr);
+        if (end - len >= addr && range_free(mm, addr, len))
+            return (long)addr;
+    }
+    return unmapped_area(mm, false, len, begin, end);
+}
+
+/* arch_get_unmapped_area_topdown(). */
+static long get_area_topdown(const struct mm *mm, uint64_t addr, uint64_t len, uint64_t flags)
+{
+    if (len > mm->task_size)
+        return -ENOMEM;
+    if (flags & PGD_MAP_FIXED)
+        return (long)addr;
+    if (flags & PGD_MAP_32BIT)
+        return get_area_bottomup(mm, addr, len, flags);
+    if (addr) {
+        addr &= PAGE_MASK;
+        if (hint_valid(mm, addr, len) && range_free(mm, addr, len))
+            return (long)addr;
+    }
+    uint64_t high = mm->mmap_base;
+    if (addr > PGD_DEFAULT_MAP_WINDOW)
+        high += mm->task_size - PGD_DEFAULT_MAP_WINDOW;
+    long r = unmapped_area(mm, true, len, PAGE_SIZE, high);
+    if (r >= 0)
+        return r;
+    return get_area_bottomup(mm, addr, len, flags);
+}
+
+static long get_area(const struct mm *mm, uint64_t addr, uint64_t len, uint64_t flags)
+{
+    return mm->cfg.legacy_layout ? get_area_bottomup(mm, addr, len, flags) : get_area_topdown(mm, addr, len, flags);
+}
+
+/* __thp_get_unmapped_area(): place a large mapping so that file offset and address
+ * agree modulo 2 MiB.  0 when not applicable. */
+static long thp_area(const struct mm *mm, uint64_t addr, uint64_t len, uint64_t off, uint64_t flags)
+{
+    uint64_t off_end = off + len, off_align = (off + PMD_SIZE - 1) & ~(PMD_SIZE - 1);
+    if (off_end <= off_align || off_end - off_align < PMD_SIZE)
+        return 0;
+    uint64_t len_pad = len + PMD_SIZE;
+    if (len_pad < len || off + len_pad < off)
+        return 0;
+    long ret = get_area(mm, addr, len_pad, flags);
+    if (ret < 0)
+        return 0;
+    if ((uint64_t)ret == addr)
+        return (long)addr;
+    uint64_t off_sub = (off - (uint64_t)ret) & (PMD_SIZE - 1);
+    if (!mm->cfg.legacy_layout && !off_sub)
+        return ret + (long)PMD_SIZE;
+    return ret + (long)off_sub;
+}
+
+long mm_get_unmapped_area(struct mm *mm, struct mm_file *file, uint64_t addr, uint64_t len, uint64_t pgoff,
+                          uint64_t flags, uint64_t vm_flags)
+{
+    long r;
+    if (len > mm->task_size)
+        return -ENOMEM;
+    if (!file)
+        pgoff = 0;
+    if (file && file->thp_aligned && !(flags & PGD_MAP_FIXED) && mm->cfg.thp_enabled) {
+        r = thp_area(mm, addr, len, pgoff << PAGE_SHIFT, flags);
+        if (!r)
+            r = get_area(mm, addr, len, flags);
+    } else if (!file && (flags & PGD_MAP_TYPE) != PGD_MAP_SHARED && !addr && mm->cfg.thp_enabled &&
+               !(len & (PMD_SIZE - 1)) && !(flags & PGD_MAP_FIXED)) {
+        r = thp_area(mm, 0, len, 0, flags);
+        if (!r)
+            r = get_area(mm, addr, len, flags);
+    } else {
+        r = get_area(mm, addr, len, flags);
+    }
+    if (r < 0)
+        return r;
+    if ((uint64_t)r > mm->task_size - len)
+        return -ENOMEM;
+    if (r & (long)~PAGE_MASK)
+        return -EINVAL;
+    if ((uint64_t)r < mm->cfg.dac_mmap_min_addr)
+        return -EPERM;
+    return r;
+}
+
+/* ---- mmap ------------------------------------------------------------------------- */
+
+static uint64_t calc_vm_prot_bits(uint64_t prot)
+{
+    return (prot & PGD_PROT_READ ? VM_READ : 0) | (prot & PGD_PROT_WRITE ? VM_WRITE : 0) |
+           (prot & PGD_PROT_EXEC ? VM_EXEC : 0);
+}
+
+static uint64_t calc_vm_flag_bits(uint64_t flags)
+{
+    return (flags & PGD_MAP_GROWSDOWN ? VM_GROWSDOWN : 0) | (flags & PGD_MAP_LOCKED ? VM_LOCKED : 0) |
+           (flags & PGD_MAP_SYNC ? VM_SYNC : 0) | (flags & PGD_MAP_STACK ? VM_NOHUGEPAGE : 0);
+}
+
+/* accountable_mapping(): private writable, not NORESERVE. */
+static bool accountable(const struct mm_file *file, uint64_t vm_flags)
+{
+    (void)file;
+    return (vm_flags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) == VM_WRITE;
+}
+
+/* may the caller lock `pages` more? (can_do_mlock + mlock_future_ok) */
+static bool mlock_allowed(const struct mm *mm, uint64_t pages)
+{
+    if (mm->cfg.cap_ipc_lock)
+        return true;
+    if (mm->cfg.rlimit_memlock == UINT64_MAX)
+        return true;
+    return mm->locked_vm + pages <= mm->cfg.rlimit_memlock >> PAGE_SHIFT;
+}
+
+/* A fresh shared-anonymous (shmem) object of `len` bytes, as shmem_zero_setup(). */
+static struct mm_file *shmem_object(struct mm *mm, uint64_t len)
+{
+    struct mm_file *f = calloc(1, sizeof(*f));
+    if (!f)
+        return NULL;
+    f->refcount = 1;
+    f->host_fd = -1;
+    f->dev_major = 0;
+    f->dev_minor = 1;
+    f->ino = ++mm->shmem_inodes;
+    f->size = len;
+    f->path = strdup("/dev/zero (deleted)");
+    f->readable = f->writable = true;
+    f->mmappable = true;
+    f->is_shmem = true;
+    if (!f->path) {
+        free(f);
+        return NULL;
+    }
+    return f;
+}
+
+/* __mmap_region(): put [addr, addr+len) in place, unmapping what MAP_FIXED covers. */
+static long mmap_region(struct mm *mm, struct mm_file *file, uint64_t addr, uint64_t len, uint64_t vm_flags,
+                        uint64_t pgoff, bool shared_anon)
+{
+    uint64_t end = addr + len, pages = len >> PAGE_SHIFT;
+    if (!may_expand_vm(mm, vm_flags, pages)) {
+        uint64_t overlap = count_vma_pages_range(mm, addr, end);
+        if (!may_expand_vm(mm, vm_flags, pages - overlap))
+            return -ENOMEM;
+    }
+    int err = munmap_precheck(mm, addr, end);
+    if (err)
+        return err;
+    if (accountable(file, vm_flags))
+        vm_flags |= VM_ACCOUNT;
+    err = do_munmap_range(mm, addr, end);
+    if (err)
+        return err;
+
+    struct mm_file *vfile = file;
+    if (shared_anon || (file && file->is_dev_zero && (vm_flags & VM_SHARED))) {
+        vfile = shmem_object(mm, len);
+        if (!vfile)
+            return -ENOMEM;
+        pgoff = 0;
+    } else if (file) {
+        mm_file_get(file);
+    }
+
+    struct vm_area *prev = NULL, *next = mm_find_vma(mm, addr);
+    prev = next ? vma_prev(next) : vma_of(mm->vmas.last);
+    struct vma_merge vmg = {.start = addr, .end = end, .pgoff = pgoff, .flags = vm_flags, .file = vfile,
+                            .prev = prev, .next = next};
+    struct vm_area *vma = NULL;
+    if (!vfile || !vfile->is_shmem || !shared_anon)
+        vma = vma_merge_new_range(mm, &vmg);
+    if (vma) {
+        if (vfile)
+            mm_file_put(vfile);
+    } else {
+        vma = vma_alloc(mm);
+        if (!vma) {
+            if (vfile)
+                mm_file_put(vfile);
+            return -ENOMEM;
+        }
+        vma_set_range(vma, addr, end, pgoff);
+        vma->flags = vm_flags;
+        vma->file = vfile;
+        vma_link(mm, vma);
+    }
+    vm_stat_account(mm, vm_flags, (long)pages);
+    if (vm_flags & VM_LOCKED)
+        mm->locked_vm += pages;
+    return (long)addr;
+}
+
+long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, struct mm_file *file,
+             uint64_t pgoff)
+{
+    long r;
+    if (flags & PGD_MAP_HUGETLB) {
+        unsigned log = (unsigned)((flags >> PGD_MAP_HUGE_SHIFT) & PGD_MAP_HUGE_MASK);
+        if (file)
+            return -EINVAL; /* not a hugetlbfs file */
+        if (log && log != 21 && log != 30)
+            return -EINVAL;
+        uint64_t hsize = log == 30 ? 1ULL << 30 : PMD_SIZE;
+        len = (len + hsize - 1) & ~(hsize - 1);
+        if ((flags & (PGD_MAP_FIXED | PGD_MAP_FIXED_NOREPLACE)) && (addr & (hsize - 1)) && len)
+            return -EINVAL; /* hugetlb_get_unmapped_area: a fixed address must be huge-aligned */
+    }
+    if (!len)
+        return -EINVAL;
+    if (flags & PGD_MAP_FIXED_NOREPLACE)
+        flags |= PGD_MAP_FIXED;
+    if (!(flags & PGD_MAP_FIXED)) {
+        addr &= PAGE_MASK;
+        if (addr && addr < mm->cfg.mmap_min_addr)
+            addr = PAGE_ALIGN(mm->cfg.mmap_min_addr);
+    }
+    uint64_t alen = PAGE_ALIGN(len);
+    if (!alen)
+        return -ENOMEM;
+    len = alen;
+    if (pgoff + (len >> PAGE_SHIFT) < pgoff)
+        return -EOVERFLOW;
+    if (mm->map_count > mm->cfg.max_map_count)
+        return -ENOMEM;
+
+    uint64_t vm_flags = calc_vm_prot_bits(prot) | calc_vm_flag_bits(flags) | mm->def_flags | VM_MAYREAD |
+                        VM_MAYWRITE | VM_MAYEXEC;
+    bool shared_anon = false;
+    uint64_t type = flags & PGD_MAP_TYPE;
+
+    r = mm_get_unmapped_area(mm, file, addr, len, pgoff, flags, vm_flags);
+    if (r < 0)
+        return r;
+    addr = (uint64_t)r;
+    if ((flags & PGD_MAP_FIXED_NOREPLACE) && vma_tree_find_intersection(&mm->vmas, addr, addr + len))
+        return -EEXIST;
+    if (flags & PGD_MAP_LOCKED) {
+        if (!mm->cfg.cap_ipc_lock && mm->cfg.rlimit_memlock == 0)
+            return -EPERM;
+    }
+    if ((vm_flags & VM_LOCKED) && !mlock_allowed(mm, len >> PAGE_SHIFT))
+        return -EAGAIN;
+
+    if (file) {
+        switch (type) {
+        case PGD_MAP_SHARED:
+            flags &= 0x0007ffff & ~(uint64_t)PGD_MAP_SYNC; /* LEGACY_MAP_MASK */
+            /* fallthrough */
+        case PGD_MAP_SHARED_VALIDATE: {
+            uint64_t legacy = PGD_MAP_SHARED | PGD_MAP_PRIVATE | PGD_MAP_FIXED | PGD_MAP_ANONYMOUS |
+                              PGD_MAP_DENYWRITE | PGD_MAP_EXECUTABLE | PGD_MAP_UNINITIALIZED | PGD_MAP_GROWSDOWN |
+                              PGD_MAP_LOCKED | PGD_MAP_NORESERVE | PGD_MAP_POPULATE | PGD_MAP_NONBLOCK |
+                              PGD_MAP_STACK | PGD_MAP_HUGETLB | PGD_MAP_32BIT | PGD_MAP_FIXED_NOREPLACE |
+                              ((uint64_t)PGD_MAP_HUGE_MASK << PGD_MAP_HUGE_SHIFT);
+            if (flags & ~legacy)
+                return -EOPNOTSUPP;
+            if ((prot & PGD_PROT_WRITE) && !file->writable)
+                return -EACCES;
+            if (file->append_only && file->writable)
+                return -EACCES;
+            vm_flags |= VM_SHARED | VM_MAYSHARE;
+            if (!file->writable)
+                vm_flags &= ~(VM_MAYWRITE | VM_SHARED);
+        }
+            /* fallthrough */
+        case PGD_MAP_PRIVATE:
+            if (!file->readable)
+                return -EACCES;
+            if (file->noexec) {
+                if (vm_flags & VM_EXEC)
+                    return -EPERM;
+                vm_flags &= ~VM_MAYEXEC;
+            }
+            if (!file->mmappable)
+                return -ENODEV;
+            if (vm_flags & VM_GROWSDOWN)
+                return -EINVAL;
+            break;
+        default:
+            return -EINVAL;
+        }
+    } else {
+        switch (type) {
+        case PGD_MAP_SHARED:
+            if (vm_flags & VM_GROWSDOWN)
+                return -EINVAL;
+            pgoff = 0;
+            vm_flags |= VM_SHARED | VM_MAYSHARE;
+            shared_anon = true;
+            break;
+        case PGD_MAP_DROPPABLE:
+            if (flags & PGD_MAP_LOCKED)
+                return -EINVAL;
+            vm_flags |= VM_DROPPABLE | VM_NORESERVE | VM_WIPEONFORK | VM_DONTDUMP;
+            /* fallthrough */
+        case PGD_MAP_PRIVATE:
+            pgoff = addr >> PAGE_SHIFT;
+            break;
+        default:
+            return -EINVAL;
+        }
+    }
+    if ((flags & PGD_MAP_NORESERVE) && mm->cfg.overcommit != 2)
+        vm_flags |= VM_NORESERVE;
+    if (flags & PGD_MAP_HUGETLB) {
+        /* The pool is empty on the reference machine: the reservation fails. */
+        unsigned log = (unsigned)((flags >> PGD_MAP_HUGE_SHIFT) & PGD_MAP_HUGE_MASK);
+        int pool = log == 30 ? mm->cfg.hugetlb_pages_1g : mm->cfg.hugetlb_pages_2m;
+        uint64_t hsize = log == 30 ? 1ULL << 30 : PMD_SIZE;
+        if ((uint64_t)pool < len / hsize)
+            return -ENOMEM;
+        vm_flags |= VM_HUGETLB | VM_DONTEXPAND;
+    }
+
+    r = mmap_region(mm, file, addr, len, vm_flags, pgoff, shared_anon);
+    if (r >= 0 && ((vm_flags & VM_LOCKED) || (flags & (PGD_MAP_POPULATE | PGD_MAP_NONBLOCK)) == PGD_MAP_POPULATE))
+        mm_populate_range(mm, addr, addr + len);
+    mm_validate(mm);
+    return r;
+}
+
+/* ---- munmap ----------------------------------------------------------------------- */
+
+long mm_munmap(struct mm *mm, uint64_t start, uint64_t len)
+{
+    if ((start & ~PAGE_MASK) || start > mm->task_size || len > mm->task_size - start)
+        return -EINVAL;
+    uint64_t end = start + PAGE_ALIGN(len);
+    if (end == start)
+        return -EINVAL;
+    return do_munmap_range(mm, start, end);
+}
+
+/* ---- brk -------------------------------------------------------------------------- */
+
+/* do_brk_flags(): extend the heap VMA below addr, or make a new one. */
+static int do_brk_flags(struct mm *mm, struct vm_area *brkvma, uint64_t addr, uint64_t len)
+{
+    uint64_t flags = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_ACCOUNT | mm->def_flags;
+    uint64_t pages = len >> PAGE_SHIFT;
+    if (!may_expand_vm(mm, flags, pages))
+        return -ENOMEM;
+    if (mm->map_count > mm->cfg.max_map_count)
+        return -ENOMEM;
+    struct vm_area *vma = NULL;
+    if (brkvma && vma_end(brkvma) == addr) {
+        struct vma_merge vmg = {.start = addr, .end = addr + len, .pgoff = addr >> PAGE_SHIFT, .flags = flags,
+                                .prev = brkvma, .just_expand = true};
+        vma = vma_merge_new_range(mm, &vmg);
+    }
+    if (!vma) {
+        vma = vma_alloc(mm);
+        if (!vma)
+            return -ENOMEM;
+        vma_set_range(vma, addr, addr + len, addr >> PAGE_SHIFT);
+        vma->flags = flags;
+        vma_link(mm, vma);
+    }
+    mm->total_vm += pages;
+    mm->data_vm += pages;
+    if (flags & VM_LOCKED)
+        mm->locked_vm += pages;
+    return 0;
+}
+
+long mm_brk(struct mm *mm, uint64_t brk)
+{
+    uint64_t origbrk = mm->brk;
+    if (brk < mm->start_brk)
+        return (long)origbrk;
+    if (mm->cfg.rlimit_data != UINT64_MAX &&
+        (brk - mm->start_brk) + (mm->end_data - mm->start_data) > mm->cfg.rlimit_data)
+        return (long)origbrk;
+    uint64_t newbrk = PAGE_ALIGN(brk), oldbrk = PAGE_ALIGN(mm->brk);
+    if (oldbrk == newbrk) {
+        mm->brk = brk;
+        return (long)brk;
+    }
+    if (brk <= mm->brk) {
+        struct vm_area *v = vma_of(vma_tree_find_intersection(&mm->vmas, newbrk, oldbrk));
+        if (!v)
+            return (long)origbrk;
+        mm->brk = brk;
+        if (do_munmap_range(mm, newbrk, oldbrk)) {
+            mm->brk = origbrk;
+            return (long)origbrk;
+        }
+        return (long)brk;
+    }
+    /* check_brk_limits(): mlock limit and the address range. */
+    if ((mm->def_flags & VM_LOCKED) && !mlock_allowed(mm, (newbrk - oldbrk) >> PAGE_SHIFT))
+        return (long)origbrk;
+    if (newbrk - oldbrk > mm->task_size || oldbrk > mm->task_size - (newbrk - oldbrk))
+        return (long)origbrk;
+    struct vm_area *next = mm_find_vma(mm, oldbrk);
+    if (next && newbrk + PAGE_SIZE > vm_start_gap(next))
+        return (long)origbrk;
+    struct vm_area *brkvma = next ? vma_prev(next) : vma_of(mm->vmas.last);
+    if (brkvma && vma_end(brkvma) <= mm->start_brk)
+        brkvma = NULL;
+    if (do_brk_flags(mm, brkvma, oldbrk, newbrk - oldbrk))
+        return (long)origbrk;
+    mm->brk = brk;
+    if (mm->def_flags & VM_LOCKED)
+        mm_populate_range(mm, oldbrk, newbrk);
+    mm_validate(mm);
+    return (long)brk;
+}
+
+/* ---- special mappings ------------------------------------------------------------- */
+
+int mm_install_special(struct mm *mm, uint64_t addr, uint64_t len, uint64_t vm_flags, const struct vm_operations *ops)
+{
+    if ((addr | len) & ~PAGE_MASK || !len || vma_tree_find_intersection(&mm->vmas, addr, addr + len))
+        return -EINVAL;
+    struct vm_area *vma = vma_alloc(mm);
+    if (!vma)
+        return -ENOMEM;
+    vma_set_range(vma, addr, addr + len, 0);
+    vma->flags = vm_flags | VM_DONTEXPAND;
+    vma->ops = ops;
+    vma_link(mm, vma);
+    vm_stat_account(mm, vma->flags, (long)(len >> PAGE_SHIFT));
+    mm_validate(mm);
+    return 0;
+}

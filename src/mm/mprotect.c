@@ -1,0 +1,126 @@
+/*
+ * mprotect: Linux's do_mprotect_pkey() and mprotect_fixup() (mm/mprotect.c).
+ */
+#include "mm/internal.h"
+
+/* Page-table bits for a VMA's flags (Linux's protection_map on x86-64): private
+ * writable maps are mapped read-only so the first write faults (COW); PROT_NONE is
+ * PROTNONE with P clear. */
+pte_t vma_pte_bits(uint64_t flags);
+pte_t vma_pte_bits(uint64_t flags)
+{
+    if (!(flags & (VM_READ | VM_WRITE | VM_EXEC)))
+        return PTE_PROTNONE | PTE_A;
+    pte_t b = PTE_P | PTE_US | PTE_A;
+    if ((flags & VM_WRITE) && (flags & VM_SHARED))
+        b |= PTE_RW;
+    if (!(flags & VM_EXEC))
+        b |= PTE_NX;
+    return b;
+}
+
+/* Rewrite the present PTEs of [start,end) for new flags; writable bits are only ever
+ * removed here, a write fault restores them (no COW state is known to this layer). */
+static void change_protection(struct mm *mm, uint64_t start, uint64_t end, uint64_t newflags)
+{
+    pte_t want = vma_pte_bits(newflags);
+    pte_t clear = PTE_RW | PTE_NX | PTE_US | PTE_PROTNONE | PTE_P;
+    pte_t set = want & ~PTE_RW;
+    pt_protect(&mm->pt, start, end - start, set, clear & ~(want & PTE_RW));
+}
+
+/* mprotect_fixup(): give [start,end) of vma newflags.  *pprev becomes the VMA now
+ * covering the range. */
+static int mprotect_fixup(struct mm *mm, struct vm_area *vma, struct vm_area **pprev, uint64_t start, uint64_t end,
+                          uint64_t newflags)
+{
+    uint64_t oldflags = vma->flags, pages = (end - start) >> PAGE_SHIFT;
+    if (newflags == oldflags) {
+        *pprev = vma;
+        return 0;
+    }
+    if (newflags & VM_WRITE) {
+        if (!may_expand_vm(mm, newflags, pages) && may_expand_vm(mm, oldflags, pages))
+            return -ENOMEM;
+        if (!(oldflags & (VM_ACCOUNT | VM_WRITE | VM_HUGETLB | VM_SHARED | VM_NORESERVE)))
+            newflags |= VM_ACCOUNT;
+    } else if ((oldflags & VM_ACCOUNT) && vma_is_anonymous(vma) && !vma->anon_vma) {
+        newflags &= ~VM_ACCOUNT;
+    }
+    struct vma_merge attrs = {.flags = newflags, .anon_name = vma->anon_name};
+    int err = 0;
+    struct vm_area *v = vma_modify(mm, *pprev, vma, start, end, &attrs, &err);
+    if (!v)
+        return err;
+    *pprev = v;
+    v->flags = newflags;
+    change_protection(mm, start, end, newflags);
+    vm_stat_account(mm, oldflags, -(long)pages);
+    vm_stat_account(mm, newflags, (long)pages);
+    if ((oldflags & (VM_WRITE | VM_SHARED | VM_LOCKED)) == VM_LOCKED && (newflags & VM_WRITE))
+        mm_populate_range(mm, start, end);
+    return 0;
+}
+
+long mm_mprotect(struct mm *mm, uint64_t start, uint64_t len, uint64_t prot)
+{
+    uint64_t grows = prot & (PGD_PROT_GROWSDOWN | PGD_PROT_GROWSUP);
+    prot &= ~(uint64_t)(PGD_PROT_GROWSDOWN | PGD_PROT_GROWSUP);
+    if (grows == (PGD_PROT_GROWSDOWN | PGD_PROT_GROWSUP))
+        return -EINVAL;
+    if (start & ~PAGE_MASK)
+        return -EINVAL;
+    if (!len)
+        return 0;
+    len = PAGE_ALIGN(len);
+    uint64_t end = start + len;
+    if (end <= start)
+        return -ENOMEM;
+    if (prot & ~(uint64_t)(PGD_PROT_READ | PGD_PROT_WRITE | PGD_PROT_EXEC | PGD_PROT_SEM))
+        return -EINVAL;
+
+    struct vm_area *vma = vma_of(vma_tree_find_intersection(&mm->vmas, start, end));
+    if (!vma)
+        return -ENOMEM;
+    if (grows & PGD_PROT_GROWSDOWN) {
+        if (vma_start(vma) >= end)
+            return -ENOMEM;
+        start = vma_start(vma);
+        if (!(vma->flags & VM_GROWSDOWN))
+            return -EINVAL;
+    } else {
+        if (vma_start(vma) > start)
+            return -ENOMEM;
+        if (grows & PGD_PROT_GROWSUP)
+            return -EINVAL; /* no VM_GROWSUP on x86-64 */
+    }
+    struct vm_area *prev = vma_prev(vma);
+    if (start > vma_start(vma))
+        prev = vma;
+    uint64_t nstart = start, tmp = vma_start(vma);
+    int err = 0;
+    while (vma && vma_start(vma) < end) {
+        if (vma_start(vma) != tmp) {
+            err = -ENOMEM;
+            break;
+        }
+        uint64_t newflags = (prot & PGD_PROT_READ ? VM_READ : 0) | (prot & PGD_PROT_WRITE ? VM_WRITE : 0) |
+                            (prot & PGD_PROT_EXEC ? VM_EXEC : 0);
+        newflags |= vma->flags & ~VM_ACCESS_FLAGS;
+        if ((newflags & ~(newflags >> 4)) & VM_ACCESS_FLAGS) {
+            err = -EACCES;
+            break;
+        }
+        tmp = mm_min(vma_end(vma), end);
+        err = mprotect_fixup(mm, vma, &prev, nstart, tmp, newflags);
+        if (err)
+            break;
+        tmp = vma_end(prev);
+        nstart = tmp;
+        vma = vma_next(prev);
+    }
+    if (!err && tmp < end)
+        err = -ENOMEM;
+    mm_validate(mm);
+    return err;
+}
