@@ -25,6 +25,9 @@ static const struct {
 } benches[] = {
     {"tlb_hit_access", bench_tlb_hit},
     {"tlb_miss_access", bench_tlb_miss},
+    {"mmap_munmap_pair", bench_mmap_munmap},
+    {"mprotect_split_merge", bench_mprotect_split_merge},
+    {"mprotect_noop_60kvmas", bench_mprotect_noop_60k},
 };
 
 int cli_bench(int argc, char **argv, FILE *out)

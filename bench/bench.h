@@ -17,5 +17,8 @@ void bench_error(struct bench_out *out, const char *name, const char *why);
 
 void bench_tlb_hit(struct bench_out *out);
 void bench_tlb_miss(struct bench_out *out);
+void bench_mmap_munmap(struct bench_out *out);
+void bench_mprotect_split_merge(struct bench_out *out);
+void bench_mprotect_noop_60k(struct bench_out *out);
 
 #endif

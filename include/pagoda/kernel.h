@@ -30,6 +30,8 @@ struct kernel_config {
     int overcommit;
     int max_map_count;
     int reclaim;                /* 0 lru2q, 1 clock, 2 fifo, 3 opt */
+    long uid, gid;              /* credentials host-file permissions are judged by
+                                   (default: pagoda's own effective ids) */
     struct cpu_config cpu;
     struct mm_config mm;
 };
@@ -67,6 +69,7 @@ struct process {
     struct mm *mm;
     struct fd_table *files;
     unsigned long personality;
+    long uid, gid;
     bool exited;
     int exit_code;
     struct process *parent;

@@ -251,6 +251,9 @@ int mm_install_special(struct mm *mm, uint64_t addr, uint64_t len, uint64_t vm_f
 
 /* Host files. */
 struct mm_file *mm_file_open(const char *path, int open_flags, int *err);
+/* The same, judging permissions as user uid / group gid would be judged (root: all
+ * access; otherwise the owner, group or other bits of the mode).  *err gets -errno. */
+struct mm_file *mm_file_open_as(const char *path, int open_flags, long uid, long gid, int *err);
 struct mm_file *mm_file_get(struct mm_file *f);
 void mm_file_put(struct mm_file *f);
 

@@ -6,6 +6,8 @@
 #include "mm/internal.h"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
@@ -18,7 +20,27 @@ static bool fs_aligns_thp(long type)
     return type == 0xEF53 /* ext2/3/4 */ || type == 0x58465342 /* xfs */ || type == (long)0x9123683E /* btrfs */;
 }
 
+/* May uid/gid have `want` (R_OK/W_OK bits) on a file with this stat?  Linux's
+ * generic_permission() without ACLs or capabilities beyond root's. */
+static bool may_access(const struct stat *st, long uid, long gid, int want)
+{
+    if (uid == 0)
+        return true;
+    mode_t bits = (uid == (long)st->st_uid) ? (st->st_mode >> 6) : (gid == (long)st->st_gid) ? (st->st_mode >> 3)
+                                                                                              : st->st_mode;
+    if ((want & R_OK) && !(bits & 4))
+        return false;
+    if ((want & W_OK) && !(bits & 2))
+        return false;
+    return true;
+}
+
 struct mm_file *mm_file_open(const char *path, int open_flags, int *err)
+{
+    return mm_file_open_as(path, open_flags, (long)geteuid(), (long)getegid(), err);
+}
+
+struct mm_file *mm_file_open_as(const char *path, int open_flags, long uid, long gid, int *err)
 {
     int acc = open_flags & O_ACCMODE;
     int fd = open(path, O_RDONLY | O_CLOEXEC | (open_flags & (O_DIRECTORY | O_NOFOLLOW)));
@@ -39,13 +61,23 @@ struct mm_file *mm_file_open(const char *path, int open_flags, int *err)
         *err = -EISDIR;
         return NULL;
     }
-    if (acc != O_RDONLY && access(path, W_OK) < 0) {
-        *err = -errno;
+    int want = (acc == O_RDONLY || acc == O_RDWR ? R_OK : 0) | (acc == O_WRONLY || acc == O_RDWR ? W_OK : 0);
+    if (!(open_flags & O_PATH) && !may_access(&st, uid, gid, want)) {
+        *err = -EACCES;
         close(fd);
         return NULL;
     }
+    struct statvfs ro;
+    if ((want & W_OK) && fstatvfs(fd, &ro) == 0 && (ro.f_flag & ST_RDONLY)) {
+        *err = -EROFS;
+        close(fd);
+        return NULL;
+    }
+    /* maps shows d_path(): absolute, with symlinks resolved (/lib -> /usr/lib). */
+    char *p = realpath(path, NULL);
+    if (!p)
+        p = strdup(path);
     struct mm_file *f = calloc(1, sizeof(*f));
-    char *p = strdup(path);
     if (!f || !p) {
         free(f);
         free(p);

@@ -18,7 +18,8 @@ const char *mm_vma_special_name(const struct mm *mm, const struct vm_area *vma)
         if (n)
             return n;
     }
-    if (vma_start(vma) <= mm->brk && vma_end(vma) >= mm->start_brk && mm->start_brk)
+    /* vma_is_initial_heap(): strict, so the bss ending at start_brk is not [heap]. */
+    if (vma_start(vma) < mm->brk && vma_end(vma) > mm->start_brk)
         return "[heap]";
     if (mm->start_stack && vma_start(vma) <= mm->start_stack && vma_end(vma) >= mm->start_stack)
         return "[stack]";

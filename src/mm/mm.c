@@ -488,8 +488,8 @@ struct vm_area *vma_modify(struct mm *mm, struct vm_area *prev, struct vm_area *
 static int release_leaf(void *arg, uint64_t va, int level, pte_t *entry)
 {
     struct mm *mm = arg;
-    if (!(*entry & PTE_P) || (*entry & PTE_SPECIAL))
-        return 0;
+    if (!(*entry & (PTE_P | PTE_PROTNONE)) || (*entry & PTE_SPECIAL))
+        return 0; /* swap entries and markers map no frame; PROT_NONE ones do */
     struct page *pg = phys_page(mm->phys, pte_addr(*entry, level, true) >> PAGE_SHIFT);
     pg->mapcount--;
     if (--pg->refcount == 0)
