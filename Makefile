@@ -90,15 +90,24 @@ deps:
 run: all
 	$(OUT)/pagoda demo
 
+# The live differential test (tests/diff/run-diff) replays mmfuzz runs recorded on
+# the host kernel.  Seeds 11, 14 and 15 show known divergences (docs/mm.md, "Known
+# divergences") and are left out until they are fixed.
+DIFF_SEEDS ?= 1 2 3 4 5 6 7 8 9 10 12 13 16 17 18 19 20
+export DIFF_SEEDS
+
 test: deps
 	$(MAKE) --no-print-directory VARIANT=check tests-build
 	$(MAKE) --no-print-directory build-all
 	scripts/run-tests build/check
+	PAGODA=build/check/pagoda BUILD=build/check/diff tests/diff/run-diff
 
 sanitize: deps
 	$(MAKE) --no-print-directory VARIANT=sanitize tests-build
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		scripts/run-tests build/sanitize
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		PAGODA=build/sanitize/pagoda BUILD=build/sanitize/diff tests/diff/run-diff
 
 bench: all
 	$(OUT)/pagoda bench

@@ -795,6 +795,10 @@ static void test_maps_line_compare(void **state)
     const char *z2 = "7ffff7ffe000-7ffff7fff000 rw-s 00000000 00:01 2048                       /dev/zero (deleted)";
     assert_false(run_maps_line_equal(z1, z2, false));
     assert_true(run_maps_line_equal(z1, z2, true));
+    /* ... and so is the padding, which follows the inode's width. */
+    const char *z3 = "7ffff7ffe000-7ffff7fff000 rw-s 00000000 00:01 3                          /dev/zero (deleted)";
+    assert_true(run_maps_line_equal(z1, z3, true));
+    assert_false(run_maps_line_equal(z1, z3, false));
     assert_true(run_maps_line_equal("7ffff7ffe000-7ffff7fff000 rw-s 00000000 00:01 5 [anon_shmem:x]",
                                     "7ffff7ffe000-7ffff7fff000 rw-s 00000000 00:01 6 [anon_shmem:x]", true));
     assert_true(run_maps_line_equal("7ffff7ffe000-7ffff7fff000 rw-s 00000000 00:01 5 SYSV00000000 (deleted)",

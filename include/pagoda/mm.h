@@ -74,6 +74,7 @@
 #define PGD_MAP_FIXED 0x10
 #define PGD_MAP_ANONYMOUS 0x20
 #define PGD_MAP_32BIT 0x40
+#define PGD_MAP_ABOVE4G 0x80
 #define PGD_MAP_GROWSDOWN 0x100
 #define PGD_MAP_DENYWRITE 0x800
 #define PGD_MAP_EXECUTABLE 0x1000
@@ -124,6 +125,9 @@ struct mm_file {
     bool is_dev_zero;       /* /dev/zero: private maps become anonymous, shared ones shmem */
     bool is_shmem;          /* anonymous shared memory object */
     bool thp_aligned;       /* the filesystem's get_unmapped_area aligns large maps to 2 MiB */
+    bool sync_capable;      /* FOP_MMAP_SYNC (ext4, xfs): MAP_SYNC passes validation, and the
+                               filesystem's mmap then refuses VM_SYNC on non-DAX files */
+    bool regular;           /* a regular file or block device (offsets up to LLONG_MAX) */
 };
 
 /* anon_vma: the reverse-map root of anonymous pages.  Merges compare identities. */
@@ -184,6 +188,8 @@ struct mm_config {
     bool thp_enabled;          /* CONFIG_TRANSPARENT_HUGEPAGE: large anon maps 2 MiB aligned */
     bool anon_vma_names;       /* CONFIG_ANON_VMA_NAME (off on the reference machine: EINVAL) */
     int hugetlb_pages_2m;      /* hugetlb pool sizes (0 on the reference machine) */
+    uint64_t swap_pages;       /* total swap, for the overcommit heuristic */
+    int overcommit_ratio;      /* vm.overcommit_ratio (50), for overcommit mode 2 */
     int hugetlb_pages_1g;
 };
 

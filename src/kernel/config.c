@@ -38,6 +38,7 @@ void kernel_config_sync(struct kernel_config *cfg)
     cfg->mm.paging_levels = cfg->paging_levels;
     cfg->mm.overcommit = cfg->overcommit;
     cfg->mm.max_map_count = cfg->max_map_count;
+    cfg->mm.swap_pages = cfg->swap >> 12;
 }
 
 /* ---- value parsers: each returns NULL when the value is good, else what a good

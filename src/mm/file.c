@@ -103,8 +103,11 @@ struct mm_file *mm_file_open_as(const char *path, int open_flags, long uid, long
     if (fstatvfs(fd, &vfs) == 0)
         f->noexec = vfs.f_flag & ST_NOEXEC;
     struct statfs fs;
-    if (S_ISREG(st.st_mode) && fstatfs(fd, &fs) == 0)
+    if (S_ISREG(st.st_mode) && fstatfs(fd, &fs) == 0) {
         f->thp_aligned = fs_aligns_thp((long)fs.f_type);
+        f->sync_capable = fs.f_type == 0xEF53 || fs.f_type == 0x58465342; /* ext4, xfs */
+    }
+    f->regular = S_ISREG(st.st_mode) || S_ISBLK(st.st_mode);
     return f;
 }
 

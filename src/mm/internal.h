@@ -51,6 +51,11 @@ bool anon_name_eq(const struct anon_name *a, const struct anon_name *b);
 
 /* vm_stat_account(). */
 void vm_stat_account(struct mm *mm, uint64_t flags, long npages);
+/* security_vm_enough_memory_mm(): may `pages` more be committed?  0 or -ENOMEM.
+ * Mode 0 (heuristic) refuses a single charge above RAM + swap; mode 1 never refuses;
+ * mode 2 keeps the total under swap + RAM * overcommit_ratio / 100. */
+int mm_vm_enough_memory(const struct mm *mm, uint64_t pages);
+
 /* may_expand_vm(): RLIMIT_AS and RLIMIT_DATA. */
 bool may_expand_vm(const struct mm *mm, uint64_t flags, uint64_t npages);
 

@@ -210,6 +210,34 @@ static int load_one(struct mm *mm, uint64_t start, uint64_t end, const char *per
     return 0;
 }
 
+/*
+ * What a listing cannot show about private file mappings, inferred as the dynamic
+ * loader leaves them: a writable one was written (relocations, .data), so it has an
+ * anon_vma; a read-only one directly below it, of the same file at contiguous
+ * offsets, is its RELRO part - mapped writable, relocated, then made read-only by
+ * mprotect - so it kept VM_ACCOUNT and shares that anon_vma.  Without this, two
+ * adjacent read-only segments of a library would look mergeable when Linux keeps them
+ * apart.
+ */
+static void infer_written_file_areas(struct mm *mm)
+{
+    for (struct vm_area *v = mm_first_vma(mm); v; v = vma_next(v)) {
+        if (!v->file || (v->flags & VM_MAYSHARE) || !(v->flags & VM_WRITE) || v->file->is_dev_zero)
+            continue;
+        if (!v->anon_vma) {
+            v->anon_vma = anon_vma_new(mm);
+            v->anon_chain = 1;
+        }
+        struct vm_area *p = vma_prev(v);
+        if (p && p->file && vma_end(p) == vma_start(v) && !(p->flags & (VM_WRITE | VM_MAYSHARE)) &&
+            !strcmp(p->file->path, v->file->path) && p->pgoff + vma_pages(p) == v->pgoff && !p->anon_vma) {
+            p->flags |= VM_ACCOUNT;
+            p->anon_vma = anon_vma_get(v->anon_vma);
+            p->anon_chain = 1;
+        }
+    }
+}
+
 int mm_load_maps(struct mm *mm, const char *text, char *err, size_t errlen)
 {
     static struct listed cache[64];
@@ -284,6 +312,8 @@ int mm_load_maps(struct mm *mm, const char *text, char *err, size_t errlen)
     }
     for (int i = 0; i < nused; i++)
         mm_file_put(cache[i].file);
+    if (!rc)
+        infer_written_file_areas(mm);
     if (!rc && !have_heap)
         mm->start_brk = mm->brk = exe_end;
     mm_validate(mm);

@@ -22,6 +22,7 @@ void mm_config_default(struct mm_config *cfg)
     cfg->overcommit = 0;
     cfg->thp_enabled = true;
     cfg->anon_vma_names = false;
+    cfg->overcommit_ratio = 50;
 }
 
 /* arch/x86/mm/mmap.c mmap_base() without randomization. */
@@ -131,9 +132,12 @@ struct vm_area *vma_dup(const struct vm_area *src)
     return v;
 }
 
+/* The tree holds raw gaps: Linux 6.x's allocator applies the stack guard itself, by
+ * looking at the VMA after the gap it found (see unmapped_area() in mmap.c), which
+ * skips every gap inside a guard, not only the one touching the stack. */
 void vma_update_guard(struct vm_area *vma)
 {
-    vma->node.guard_below = (vma->flags & VM_GROWSDOWN) ? vma->mm->cfg.stack_guard_gap : 0;
+    vma->node.guard_below = 0;
 }
 
 void vma_set_range(struct vm_area *vma, uint64_t start, uint64_t end, uint64_t pgoff)
@@ -262,6 +266,25 @@ void vm_stat_account(struct mm *mm, uint64_t flags, long npages)
         mm->stack_vm += (uint64_t)npages;
     else if (is_data_mapping(flags))
         mm->data_vm += (uint64_t)npages;
+}
+
+int mm_vm_enough_memory(const struct mm *mm, uint64_t pages)
+{
+    uint64_t ram = mm->phys->managed_frames, swap = mm->cfg.swap_pages;
+    switch (mm->cfg.overcommit) {
+    case 1:
+        return 0;
+    case 2: {
+        /* The commit charge of this address space: its VM_ACCOUNT pages. */
+        uint64_t committed = 0;
+        for (const struct vm_area *v = mm_first_vma(mm); v; v = vma_next(v))
+            if (v->flags & VM_ACCOUNT)
+                committed += vma_pages(v);
+        return committed + pages > swap + ram * (uint64_t)mm->cfg.overcommit_ratio / 100 ? -ENOMEM : 0;
+    }
+    default:
+        return pages > ram + swap ? -ENOMEM : 0;
+    }
 }
 
 bool may_expand_vm(const struct mm *mm, uint64_t flags, uint64_t npages)
@@ -582,8 +605,7 @@ void mm_check(const struct mm *mm)
         PAGODA_BUG_ON(vma_start(v) >= vma_end(v), "a VMA is not empty");
         PAGODA_BUG_ON(v->mm != mm, "a VMA points back to its mm");
         PAGODA_BUG_ON((v->flags & VM_SHARED) && !(v->flags & VM_MAYSHARE), "VM_SHARED implies VM_MAYSHARE");
-        PAGODA_BUG_ON(v->node.guard_below != ((v->flags & VM_GROWSDOWN) ? mm->cfg.stack_guard_gap : 0),
-                      "a growsdown VMA carries the stack guard gap, others none");
+        PAGODA_BUG_ON(v->node.guard_below || v->node.guard_above, "the VMA tree holds raw gaps, guards are the allocator's");
         PAGODA_BUG_ON(v->anon_vma && v->anon_vma->refcount <= 0, "a VMA's anon_vma is alive");
         PAGODA_BUG_ON(v->file && v->file->refcount <= 0, "a VMA's file is alive");
         uint64_t n = vma_pages(v);

@@ -7,23 +7,47 @@
 
 /* ---- get_unmapped_area ---------------------------------------------------------- */
 
-/* vm_start_gap(): where the gap below a VMA ends (its stack guard counted). */
+/* vm_start_gap(): where the gap below a VMA ends, its stack guard counted. */
 static uint64_t vm_start_gap(const struct vm_area *v)
 {
-    return vma_node_start_gap(&v->node);
+    if (!(v->flags & VM_GROWSDOWN))
+        return vma_start(v);
+    uint64_t gap = v->mm->cfg.stack_guard_gap;
+    return vma_start(v) > gap ? vma_start(v) - gap : 0;
 }
 
-/* vm_unmapped_area(): top-down or bottom-up search in [low, high). */
+/* vm_unmapped_area() as 6.x does it (mm/mmap.c unmapped_area{,_topdown}): find the
+ * highest (lowest) free range in [low, high) ignoring guards, then, if the VMA after
+ * it is a stack whose guard reaches into it, lower the high limit to the guard
+ * (raise the low limit past that VMA) and search again. */
 static long unmapped_area(const struct mm *mm, bool topdown, uint64_t len, uint64_t low, uint64_t high)
 {
     struct vma_gap_request req = {.length = len, .low_limit = low, .high_limit = high};
-    uint64_t addr;
     if (req.low_limit < mm->cfg.mmap_min_addr)
         req.low_limit = mm->cfg.mmap_min_addr;
-    if (req.high_limit <= req.low_limit || req.high_limit - req.low_limit < len)
-        return -ENOMEM;
-    int err = topdown ? vma_tree_gap_topdown(&mm->vmas, &req, &addr) : vma_tree_gap_bottomup(&mm->vmas, &req, &addr);
-    return err ? err : (long)addr;
+    for (;;) {
+        uint64_t addr;
+        if (req.high_limit <= req.low_limit || req.high_limit - req.low_limit < len)
+            return -ENOMEM;
+        int err = topdown ? vma_tree_gap_topdown(&mm->vmas, &req, &addr)
+                          : vma_tree_gap_bottomup(&mm->vmas, &req, &addr);
+        if (err)
+            return err;
+        struct vm_area *next = mm_find_vma(mm, addr);
+        if (!next || !(next->flags & VM_GROWSDOWN))
+            return (long)addr;
+        if (topdown) {
+            /* The free range found ends where it was cut: at next or at high. */
+            uint64_t gap_end = mm_min(vma_start(next), req.high_limit);
+            if (vm_start_gap(next) >= gap_end)
+                return (long)(gap_end - len);
+            req.high_limit = vm_start_gap(next);
+        } else {
+            if (vm_start_gap(next) >= addr + len - 1)
+                return (long)addr;
+            req.low_limit = vma_end(next);
+        }
+    }
 }
 
 /* mmap_address_hint_valid(). */
@@ -82,7 +106,7 @@ static long get_area_topdown(const struct mm *mm, uint64_t addr, uint64_t len, u
     uint64_t high = mm->mmap_base;
     if (addr > PGD_DEFAULT_MAP_WINDOW)
         high += mm->task_size - PGD_DEFAULT_MAP_WINDOW;
-    long r = unmapped_area(mm, true, len, PAGE_SIZE, high);
+    long r = unmapped_area(mm, true, len, (flags & PGD_MAP_ABOVE4G) ? 1ULL << 32 : PAGE_SIZE, high);
     if (r >= 0)
         return r;
     return get_area_bottomup(mm, addr, len, flags);
@@ -147,6 +171,14 @@ long mm_get_unmapped_area(struct mm *mm, struct mm_file *file, uint64_t addr, ui
 
 /* ---- mmap ------------------------------------------------------------------------- */
 
+/* include/linux/mman.h LEGACY_MAP_MASK: what MAP_SHARED_VALIDATE accepts. */
+#define LEGACY_MAP_MASK                                                                                      \
+    ((uint64_t)(PGD_MAP_SHARED | PGD_MAP_PRIVATE | PGD_MAP_FIXED | PGD_MAP_ANONYMOUS | PGD_MAP_DENYWRITE |    \
+                PGD_MAP_EXECUTABLE | PGD_MAP_UNINITIALIZED | PGD_MAP_GROWSDOWN | PGD_MAP_LOCKED |            \
+                PGD_MAP_NORESERVE | PGD_MAP_POPULATE | PGD_MAP_NONBLOCK | PGD_MAP_STACK | PGD_MAP_HUGETLB |        \
+                PGD_MAP_32BIT | PGD_MAP_ABOVE4G) |                                                           \
+     (21ULL << PGD_MAP_HUGE_SHIFT) | (30ULL << PGD_MAP_HUGE_SHIFT))
+
 static uint64_t calc_vm_prot_bits(uint64_t prot)
 {
     return (prot & PGD_PROT_READ ? VM_READ : 0) | (prot & PGD_PROT_WRITE ? VM_WRITE : 0) |
@@ -199,6 +231,17 @@ static struct mm_file *shmem_object(struct mm *mm, uint64_t len)
     return f;
 }
 
+/* Pages of VM_ACCOUNT VMAs inside [start,end): what MAP_FIXED would uncharge. */
+static uint64_t accounted_pages_in(const struct mm *mm, uint64_t start, uint64_t end)
+{
+    uint64_t n = 0;
+    for (struct vm_area *v = vma_of(vma_tree_find_intersection(&mm->vmas, start, end)); v && vma_start(v) < end;
+         v = vma_next(v))
+        if (v->flags & VM_ACCOUNT)
+            n += (mm_min(end, vma_end(v)) - mm_max(start, vma_start(v))) >> PAGE_SHIFT;
+    return n;
+}
+
 /* __mmap_region(): put [addr, addr+len) in place, unmapping what MAP_FIXED covers. */
 static long mmap_region(struct mm *mm, struct mm_file *file, uint64_t addr, uint64_t len, uint64_t vm_flags,
                         uint64_t pgoff, bool shared_anon)
@@ -212,8 +255,31 @@ static long mmap_region(struct mm *mm, struct mm_file *file, uint64_t addr, uint
     int err = munmap_precheck(mm, addr, end);
     if (err)
         return err;
-    if (accountable(file, vm_flags))
+    if (accountable(file, vm_flags)) {
+        uint64_t charged = pages - accounted_pages_in(mm, addr, end);
+        if (charged && mm_vm_enough_memory(mm, charged))
+            return -ENOMEM;
         vm_flags |= VM_ACCOUNT;
+    }
+    bool dev_zero_shared = file && file->is_dev_zero && (vm_flags & VM_SHARED);
+    /* shmem_zero_setup() -> shmem_acct_size(): shared anonymous memory is charged
+     * unless VM_NORESERVE.  For MAP_SHARED|MAP_ANONYMOUS this fails before anything
+     * is unmapped, so a MAP_FIXED target survives. */
+    if (shared_anon && !(vm_flags & VM_NORESERVE) && mm_vm_enough_memory(mm, pages))
+        return -ENOMEM;
+    if (file) {
+        /* A file's ->mmap hook runs after vms_clean_up_area() removed what MAP_FIXED
+         * covers: when the hook fails, the old mappings are gone (a hole). */
+        int hook_err = 0;
+        if (file->sync_capable && (vm_flags & VM_SYNC))
+            hook_err = -EOPNOTSUPP; /* ext4/xfs: VM_SYNC needs DAX */
+        else if (dev_zero_shared && !(vm_flags & VM_NORESERVE) && mm_vm_enough_memory(mm, pages))
+            hook_err = -ENOMEM; /* mmap_zero -> shmem_zero_setup */
+        if (hook_err) {
+            err = do_munmap_range(mm, addr, end);
+            return err ? err : hook_err;
+        }
+    }
     err = do_munmap_range(mm, addr, end);
     if (err)
         return err;
@@ -308,17 +374,17 @@ long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64_t
         return -EAGAIN;
 
     if (file) {
+        /* file_mmap_ok(): regular files reach LLONG_MAX, other files ULONG_MAX. */
+        uint64_t maxsize = file->regular ? 0x7fffffffffffffffULL : UINT64_MAX;
+        if (len > maxsize || pgoff > (maxsize - len) >> PAGE_SHIFT)
+            return -EOVERFLOW;
         switch (type) {
         case PGD_MAP_SHARED:
-            flags &= 0x0007ffff & ~(uint64_t)PGD_MAP_SYNC; /* LEGACY_MAP_MASK */
+            flags &= LEGACY_MAP_MASK; /* unknown flags are ignored with plain MAP_SHARED */
             /* fallthrough */
         case PGD_MAP_SHARED_VALIDATE: {
-            uint64_t legacy = PGD_MAP_SHARED | PGD_MAP_PRIVATE | PGD_MAP_FIXED | PGD_MAP_ANONYMOUS |
-                              PGD_MAP_DENYWRITE | PGD_MAP_EXECUTABLE | PGD_MAP_UNINITIALIZED | PGD_MAP_GROWSDOWN |
-                              PGD_MAP_LOCKED | PGD_MAP_NORESERVE | PGD_MAP_POPULATE | PGD_MAP_NONBLOCK |
-                              PGD_MAP_STACK | PGD_MAP_HUGETLB | PGD_MAP_32BIT | PGD_MAP_FIXED_NOREPLACE |
-                              ((uint64_t)PGD_MAP_HUGE_MASK << PGD_MAP_HUGE_SHIFT);
-            if (flags & ~legacy)
+            uint64_t mask = LEGACY_MAP_MASK | (file->sync_capable ? (uint64_t)PGD_MAP_SYNC : 0);
+            if (flags & ~mask)
                 return -EOPNOTSUPP;
             if ((prot & PGD_PROT_WRITE) && !file->writable)
                 return -EACCES;
@@ -355,7 +421,8 @@ long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64_t
             shared_anon = true;
             break;
         case PGD_MAP_DROPPABLE:
-            if (flags & PGD_MAP_LOCKED)
+            /* Locked, hugetlb or stack areas make no sense droppable. */
+            if ((flags & (PGD_MAP_LOCKED | PGD_MAP_HUGETLB)) || (vm_flags & VM_GROWSDOWN))
                 return -EINVAL;
             vm_flags |= VM_DROPPABLE | VM_NORESERVE | VM_WIPEONFORK | VM_DONTDUMP;
             /* fallthrough */
@@ -407,6 +474,8 @@ static int do_brk_flags(struct mm *mm, struct vm_area *brkvma, uint64_t addr, ui
     if (!may_expand_vm(mm, flags, pages))
         return -ENOMEM;
     if (mm->map_count > mm->cfg.max_map_count)
+        return -ENOMEM;
+    if (mm_vm_enough_memory(mm, pages))
         return -ENOMEM;
     struct vm_area *vma = NULL;
     if (brkvma && vma_end(brkvma) == addr) {

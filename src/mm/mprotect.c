@@ -42,8 +42,11 @@ static int mprotect_fixup(struct mm *mm, struct vm_area *vma, struct vm_area **p
     if (newflags & VM_WRITE) {
         if (!may_expand_vm(mm, newflags, pages) && may_expand_vm(mm, oldflags, pages))
             return -ENOMEM;
-        if (!(oldflags & (VM_ACCOUNT | VM_WRITE | VM_HUGETLB | VM_SHARED | VM_NORESERVE)))
+        if (!(oldflags & (VM_ACCOUNT | VM_WRITE | VM_HUGETLB | VM_SHARED | VM_NORESERVE))) {
+            if (mm_vm_enough_memory(mm, pages))
+                return -ENOMEM;
             newflags |= VM_ACCOUNT;
+        }
     } else if ((oldflags & VM_ACCOUNT) && vma_is_anonymous(vma) && !vma->anon_vma) {
         newflags &= ~VM_ACCOUNT;
     }

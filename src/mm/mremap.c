@@ -130,6 +130,10 @@ static int check_prep_vma(struct mm *mm, struct remap *r)
         return -EAGAIN;
     if (!may_expand_vm(mm, vma->flags, r->delta >> PAGE_SHIFT))
         return -ENOMEM;
+    /* vrm_calc_charge(): accounted growth must pass the overcommit policy. */
+    if ((vma->flags & VM_ACCOUNT) &&
+        mm_vm_enough_memory(mm, ((r->flags & PGD_MREMAP_DONTUNMAP) ? new_len : r->delta) >> PAGE_SHIFT))
+        return -ENOMEM;
     return 0;
 }
 
