@@ -472,6 +472,32 @@ static void test_load_maps_round_trip(void **state)
     assert_string_equal(err, "line 1: expected 'START-END PERMS OFFSET MAJ:MIN INODE [NAME]'");
 }
 
+
+/* With randomization on, mmap_base moves down by the 16 GiB stack pad plus up to 2^28
+ * random pages; the same seed gives the same layout, another seed another. */
+static void test_randomized_mmap_base(void **state)
+{
+    struct env *e = *state;
+    struct mm_config cfg;
+    mm_config_default(&cfg);
+    cfg.randomize = true;
+    uint64_t bases[3];
+    const uint64_t seeds[3] = {1, 1, 2};
+    for (int i = 0; i < 3; i++) {
+        struct mm *mm;
+        cfg.seed = seeds[i];
+        assert_int_equal(mm_create(e->phys, &cfg, &mm), 0);
+        bases[i] = mm->mmap_base;
+        uint64_t top = 0x7ffffffff000ULL - (8ULL << 20) - (256ULL << 12) - (0x3fffffULL << 12);
+        assert_true(bases[i] <= top && bases[i] > top - (1ULL << 40));
+        assert_int_equal(bases[i] & 0xfff, 0);
+        assert_int_equal(mm_mmap(mm, 0, P(1), RW, ANON, NULL, 0), (long)(bases[i] - P(1)));
+        mm_destroy(mm);
+    }
+    assert_int_equal(bases[0], bases[1]);
+    assert_int_not_equal(bases[0], bases[2]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -494,6 +520,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_brk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_maps_format, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_maps_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_randomized_mmap_base, setup, teardown),
     };
     return cmocka_run_group_tests_name("mm", tests, NULL, NULL);
 }

@@ -185,6 +185,8 @@ struct mm_config {
     uint64_t stack_guard_gap;  /* bytes (256 pages) */
     int overcommit;            /* vm.overcommit_memory 0, 1, 2 */
     bool legacy_layout;        /* bottom-up allocator (ADDR_COMPAT_LAYOUT) */
+    bool randomize;            /* address-space randomization (off by default, as setarch -R) */
+    uint64_t seed;             /* its random source: the same seed, the same layout */
     bool thp_enabled;          /* CONFIG_TRANSPARENT_HUGEPAGE: large anon maps 2 MiB aligned */
     bool anon_vma_names;       /* CONFIG_ANON_VMA_NAME (off on the reference machine: EINVAL) */
     int hugetlb_pages_2m;      /* hugetlb pool sizes (0 on the reference machine) */
@@ -200,6 +202,7 @@ struct mm {
     struct mm_config cfg;
     uint64_t task_size;
     uint64_t mmap_base;
+    uint64_t mmap_legacy_base; /* where the bottom-up allocator starts */
     uint64_t start_brk, brk;
     uint64_t start_stack;      /* address inside the [stack] VMA */
     uint64_t start_code, end_code, start_data, end_data;

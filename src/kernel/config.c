@@ -39,6 +39,8 @@ void kernel_config_sync(struct kernel_config *cfg)
     cfg->mm.overcommit = cfg->overcommit;
     cfg->mm.max_map_count = cfg->max_map_count;
     cfg->mm.swap_pages = cfg->swap >> 12;
+    cfg->mm.randomize = cfg->aslr;
+    cfg->mm.seed = cfg->seed;
 }
 
 /* ---- value parsers: each returns NULL when the value is good, else what a good

@@ -25,10 +25,30 @@ void mm_config_default(struct mm_config *cfg)
     cfg->overcommit_ratio = 50;
 }
 
-/* arch/x86/mm/mmap.c mmap_base() without randomization. */
+/* splitmix64: the deterministic random source behind cfg->seed. */
+static uint64_t splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* arch_rnd(): mmap_rnd_bits (28) bits of page-granular entropy. */
+static uint64_t mmap_rnd(const struct mm_config *cfg)
+{
+    uint64_t state = cfg->seed;
+    return cfg->randomize ? (splitmix64(&state) & ((1ULL << 28) - 1)) << PAGE_SHIFT : 0;
+}
+
+/* arch/x86/mm/mmap.c mmap_base(): the gap below the stack limit, the guard gap and,
+ * when randomizing, the stack's own maximum randomization (16 GiB), clamped to
+ * [128 MiB, 5/6 of the space], then the random offset. */
 static uint64_t compute_mmap_base(const struct mm_config *cfg, uint64_t task_size)
 {
     uint64_t gap = cfg->stack_rlimit, pad = cfg->stack_guard_gap;
+    if (cfg->randomize)
+        pad += 0x3fffffULL << PAGE_SHIFT; /* stack_maxrandom_size(): STACK_RND_MASK pages */
     if (gap + pad > gap)
         gap += pad;
     uint64_t gap_min = 128ULL << 20, gap_max = (task_size / 6) * 5;
@@ -36,7 +56,7 @@ static uint64_t compute_mmap_base(const struct mm_config *cfg, uint64_t task_siz
         gap = gap_min;
     else if (gap > gap_max)
         gap = gap_max;
-    return PAGE_ALIGN(task_size - gap);
+    return PAGE_ALIGN(task_size - gap - mmap_rnd(cfg));
 }
 
 int mm_create(struct phys *phys, const struct mm_config *cfg, struct mm **out)
@@ -55,7 +75,8 @@ int mm_create(struct phys *phys, const struct mm_config *cfg, struct mm **out)
     mm->cfg = *cfg;
     vma_tree_init(&mm->vmas);
     mm->task_size = cfg->paging_levels == 5 ? PGD_TASK_SIZE_5L : PGD_TASK_SIZE_4L;
-    mm->mmap_base = cfg->legacy_layout ? PGD_TASK_UNMAPPED_BASE_4L : compute_mmap_base(cfg, PGD_DEFAULT_MAP_WINDOW);
+    mm->mmap_legacy_base = PGD_TASK_UNMAPPED_BASE_4L + mmap_rnd(cfg);
+    mm->mmap_base = cfg->legacy_layout ? mm->mmap_legacy_base : compute_mmap_base(cfg, PGD_DEFAULT_MAP_WINDOW);
     mm->users = 1;
     *out = mm;
     return 0;

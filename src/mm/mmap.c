@@ -69,7 +69,7 @@ static bool range_free(const struct mm *mm, uint64_t addr, uint64_t len)
  * the fallback of the top-down one). */
 static long get_area_bottomup(const struct mm *mm, uint64_t addr, uint64_t len, uint64_t flags)
 {
-    uint64_t begin = PGD_TASK_UNMAPPED_BASE_4L, end = addr > PGD_DEFAULT_MAP_WINDOW ? mm->task_size
+    uint64_t begin = mm->mmap_legacy_base, end = addr > PGD_DEFAULT_MAP_WINDOW ? mm->task_size
                                                                                    : PGD_DEFAULT_MAP_WINDOW;
     if (len > mm->task_size)
         return -ENOMEM;
