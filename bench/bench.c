@@ -4,6 +4,7 @@
 #include "bench/bench.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 
@@ -11,6 +12,13 @@ void bench_value(struct bench_out *out, const char *name, double value)
 {
     fprintf(out->out, "%s %.2f\n", name, value);
     fflush(out->out);
+}
+
+double bench_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
 void bench_error(struct bench_out *out, const char *name, const char *why)

@@ -15,6 +15,9 @@ struct bench_out {
 void bench_value(struct bench_out *out, const char *name, double value);
 void bench_error(struct bench_out *out, const char *name, const char *why);
 
+/* CLOCK_MONOTONIC in nanoseconds. */
+double bench_now_ns(void);
+
 void bench_tlb_hit(struct bench_out *out);
 void bench_tlb_miss(struct bench_out *out);
 void bench_mmap_munmap(struct bench_out *out);

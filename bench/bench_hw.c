@@ -16,13 +16,6 @@
 
 #include "bench/bench.h"
 
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
 static inline uint64_t xorshift(uint64_t *s)
 {
     uint64_t x = *s;
@@ -36,14 +29,14 @@ static inline uint64_t xorshift(uint64_t *s)
 static double sim_loads(struct cpu *cpu, uint64_t base, uint64_t span, uint64_t n, uint64_t *sink)
 {
     uint64_t seed = 0x9e3779b97f4a7c15ULL, sum = 0, mask = span - 1;
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (uint64_t i = 0; i < n; i++) {
         uint64_t v = 0;
         if (cpu_load64(cpu, base + (xorshift(&seed) & mask & ~7ULL), &v) != CPU_OK)
             abort();
         sum += v;
     }
-    double t = now_ns() - t0;
+    double t = bench_now_ns() - t0;
     *sink += sum;
     return t / (double)n;
 }
@@ -52,13 +45,13 @@ static double sim_loads(struct cpu *cpu, uint64_t base, uint64_t span, uint64_t 
 static double native_loads(const uint8_t *mem, uint64_t span, uint64_t n, uint64_t *sink)
 {
     uint64_t seed = 0x9e3779b97f4a7c15ULL, sum = 0, mask = span - 1;
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (uint64_t i = 0; i < n; i++) {
         uint64_t v;
         memcpy(&v, mem + (xorshift(&seed) & mask & ~7ULL), 8);
         sum += v;
     }
-    double t = now_ns() - t0;
+    double t = bench_now_ns() - t0;
     *sink += sum;
     return t / (double)n;
 }

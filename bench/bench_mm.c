@@ -11,13 +11,6 @@
 
 #include "bench/bench.h"
 
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
 struct mm_env {
     struct phys *phys;
     struct mm *mm;
@@ -52,19 +45,19 @@ void bench_mmap_munmap(struct bench_out *out)
     }
     double best = 1e300, host = 1e300;
     for (int r = 0; r < 3; r++) {
-        double t0 = now_ns();
+        double t0 = bench_now_ns();
         for (int i = 0; i < n; i++) {
             long a = mm_mmap(e.mm, 0, 16384, RW, ANON, NULL, 0);
             mm_munmap(e.mm, (uint64_t)a, 16384);
         }
-        double t = (now_ns() - t0) / n;
+        double t = (bench_now_ns() - t0) / n;
         best = t < best ? t : best;
-        t0 = now_ns();
+        t0 = bench_now_ns();
         for (int i = 0; i < n / 4; i++) {
             void *p = mmap(NULL, 16384, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
             munmap(p, 16384);
         }
-        t = (now_ns() - t0) / (n / 4);
+        t = (bench_now_ns() - t0) / (n / 4);
         host = t < host ? t : host;
     }
     bench_value(out, "mmap_munmap_pair", best);
@@ -85,15 +78,15 @@ void bench_mprotect_split_merge(struct bench_out *out)
     double best = 1e300, host = 1e300;
     uint8_t *h = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     for (int r = 0; r < 3; r++) {
-        double t0 = now_ns();
+        double t0 = bench_now_ns();
         for (int i = 0; i < n; i++)
             mm_mprotect(e.mm, mid, 4096, i & 1 ? RW : PGD_PROT_READ);
-        double t = (now_ns() - t0) / n;
+        double t = (bench_now_ns() - t0) / n;
         best = t < best ? t : best;
-        t0 = now_ns();
+        t0 = bench_now_ns();
         for (int i = 0; i < n / 4; i++)
             mprotect(h + (512 << 10), 4096, i & 1 ? PROT_READ | PROT_WRITE : PROT_READ);
-        t = (now_ns() - t0) / (n / 4);
+        t = (bench_now_ns() - t0) / (n / 4);
         host = t < host ? t : host;
     }
     munmap(h, 1 << 20);
@@ -120,21 +113,21 @@ void bench_mprotect_noop_60k(struct bench_out *out)
     uint64_t seed = 0x9e3779b97f4a7c15ULL;
     double best = 1e300, host = 1e300;
     for (int r = 0; r < 3; r++) {
-        double t0 = now_ns();
+        double t0 = bench_now_ns();
         for (int i = 0; i < n; i++) {
             seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
             uint64_t k = seed % areas;
             mm_mprotect(e.mm, (uint64_t)a + k * 4096, 4096, k & 1 ? PGD_PROT_READ : RW);
         }
-        double t = (now_ns() - t0) / n;
+        double t = (bench_now_ns() - t0) / n;
         best = t < best ? t : best;
-        t0 = now_ns();
+        t0 = bench_now_ns();
         for (int i = 0; i < n / 4; i++) {
             seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
             uint64_t k = seed % areas;
             mprotect(h + k * 4096, 4096, k & 1 ? PROT_READ : PROT_READ | PROT_WRITE);
         }
-        t = (now_ns() - t0) / (n / 4);
+        t = (bench_now_ns() - t0) / (n / 4);
         host = t < host ? t : host;
     }
     munmap(h, (size_t)areas * 4096);

@@ -36,7 +36,9 @@ struct vm_area *vma_dup(const struct vm_area *src);       /* a copy, not linked 
 void vma_set_range(struct vm_area *vma, uint64_t start, uint64_t end, uint64_t pgoff);
 void vma_link(struct mm *mm, struct vm_area *vma);        /* insert; map_count++ */
 void vma_unlink(struct mm *mm, struct vm_area *vma);      /* remove; map_count-- */
-void vma_update_guard(struct vm_area *vma);               /* guard_below from VM_GROWSDOWN */
+/* The VMA tree holds raw gaps (guard_below/above stay 0): Linux 6.x's allocator
+ * applies the stack guard itself, looking at the VMA after the gap it found (see
+ * unmapped_area() in mmap.c), which skips every gap inside a guard. */
 
 struct anon_vma *anon_vma_new(struct mm *mm);
 struct anon_vma *anon_vma_get(struct anon_vma *av);

@@ -143,7 +143,6 @@ struct vm_area *vma_dup(const struct vm_area *src)
     memset(&v->node, 0, sizeof(v->node));
     v->node.start = src->node.start;
     v->node.end = src->node.end;
-    v->node.guard_below = src->node.guard_below;
     if (v->file)
         mm_file_get(v->file);
     if (v->anon_vma)
@@ -151,14 +150,6 @@ struct vm_area *vma_dup(const struct vm_area *src)
     if (v->anon_name)
         anon_name_get(v->anon_name);
     return v;
-}
-
-/* The tree holds raw gaps: Linux 6.x's allocator applies the stack guard itself, by
- * looking at the VMA after the gap it found (see unmapped_area() in mmap.c), which
- * skips every gap inside a guard, not only the one touching the stack. */
-void vma_update_guard(struct vm_area *vma)
-{
-    vma->node.guard_below = 0;
 }
 
 void vma_set_range(struct vm_area *vma, uint64_t start, uint64_t end, uint64_t pgoff)
@@ -171,7 +162,6 @@ void vma_set_range(struct vm_area *vma, uint64_t start, uint64_t end, uint64_t p
 void vma_link(struct mm *mm, struct vm_area *vma)
 {
     vma->mm = mm;
-    vma_update_guard(vma);
     int err = vma_tree_insert(&mm->vmas, &vma->node);
     PAGODA_BUG_ON(err, "a VMA is linked only where nothing is mapped");
     mm->map_count++;
@@ -187,7 +177,6 @@ void vma_unlink(struct mm *mm, struct vm_area *vma)
 static void vma_adjust_range(struct mm *mm, struct vm_area *vma, uint64_t start, uint64_t end, uint64_t pgoff)
 {
     vma_set_range(vma, start, end, pgoff);
-    vma_update_guard(vma);
     vma_tree_adjusted(&mm->vmas, &vma->node);
 }
 
