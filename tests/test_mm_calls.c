@@ -530,7 +530,8 @@ static void test_mremap_dontunmap(void **state)
     uint64_t dest = mm->mmap_base - 2 * PG;
     assert_int_equal(mm_mremap(mm, A(0), 2 * PG, 2 * PG, MAYMOVE | DONTUNMAP, 0), (long)dest);
     struct vm_area *old = vma_at(mm, 0), *nv = mm_vma_lookup(mm, dest);
-    assert_int_equal(old->flags & (VM_LOCKED | VM_ACCOUNT), 0);
+    /* The old VMA loses its mlock flags but stays accounted (6.18, as the host shows). */
+    assert_int_equal(old->flags & (VM_LOCKED | VM_ACCOUNT), VM_ACCOUNT);
     assert_null(old->anon_vma); /* the whole VMA moved: its anon_vma is unlinked */
     assert_int_equal(nv->flags & (VM_LOCKED | VM_ACCOUNT), VM_LOCKED | VM_ACCOUNT);
     assert_non_null(nv->anon_vma);
@@ -582,7 +583,7 @@ static void test_mremap_multi_vma_move(void **state)
     /* ...but with FIXED it moves both and leaves both in place. */
     assert_int_equal(mm_mremap(mm, A(40), 2 * PG, 2 * PG, MAYMOVE | DONTUNMAP | FIXED, A(50)), (long)A(50));
     assert_string_equal(layout(mm, 53), "..........a...b.....c.d.......e.........fg........hi.");
-    assert_int_equal(vma_at(mm, 40)->flags & VM_ACCOUNT, 0);
+    assert_true(vma_at(mm, 40)->flags & VM_ACCOUNT);
     assert_true(vma_at(mm, 50)->flags & VM_ACCOUNT);
     mm_done(mm);
 }

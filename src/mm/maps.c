@@ -183,7 +183,7 @@ static int load_one(struct mm *mm, uint64_t start, uint64_t end, const char *per
         flags |= VM_DONTEXPAND | VM_DONTDUMP | (strcmp(name, "[vdso]") ? VM_IO | VM_PFNMAP : 0);
         v->pgoff = 0;
     } else {
-        /* Anonymous: touched in the real process, so it has its own anon_vma. */
+        /* Anonymous. */
         if (flags & VM_WRITE)
             flags |= VM_ACCOUNT;
         if (!strcmp(name, "[stack]")) {
@@ -201,8 +201,14 @@ static int load_one(struct mm *mm, uint64_t start, uint64_t end, const char *per
                 v->anon_name = anon_name_new(nm);
             }
         }
-        v->anon_vma = anon_vma_new(mm);
-        v->anon_chain = 1;
+        /* Touched areas get an anon_vma of their own, so they never merge with each
+         * other.  Not [heap]: whether the program wrote its heap cannot be told from
+         * the listing, and an unwritten one (as the live differential test's shows)
+         * merges with the bss below once their flags agree. */
+        if (strcmp(name, "[heap]")) {
+            v->anon_vma = anon_vma_new(mm);
+            v->anon_chain = 1;
+        }
     }
     v->flags = flags;
     vma_link(mm, v);

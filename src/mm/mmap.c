@@ -411,6 +411,25 @@ long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64_t
         default:
             return -EINVAL;
         }
+    } else if (flags & PGD_MAP_HUGETLB) {
+        /* Anonymous MAP_HUGETLB maps a hugetlbfs file (hugetlb_file_setup), so the
+         * file rules apply: a file type, no growsdown, validated flags. */
+        switch (type) {
+        case PGD_MAP_SHARED:
+            flags &= LEGACY_MAP_MASK;
+            /* fallthrough */
+        case PGD_MAP_SHARED_VALIDATE:
+            if (flags & ~LEGACY_MAP_MASK)
+                return -EOPNOTSUPP;
+            vm_flags |= VM_SHARED | VM_MAYSHARE;
+            /* fallthrough */
+        case PGD_MAP_PRIVATE:
+            if (vm_flags & VM_GROWSDOWN)
+                return -EINVAL;
+            break;
+        default:
+            return -EINVAL;
+        }
     } else {
         switch (type) {
         case PGD_MAP_SHARED:

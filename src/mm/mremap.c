@@ -362,8 +362,7 @@ static int copy_vma_and_data(struct mm *mm, struct remap *r, struct vm_area **nv
     return err;
 }
 
-/* dontunmap_complete(): the old VMA stays, empty, and is no longer locked or
- * accounted.  Linux leaves locked_vm as it was here (so VmLck over-counts); pagoda
+/* dontunmap_complete(): the old VMA stays, empty, and is no longer locked.  Linux leaves locked_vm as it was here (so VmLck over-counts); pagoda
  * keeps locked_vm equal to the VM_LOCKED pages, as mm_check() demands. */
 static void dontunmap_complete(struct mm *mm, struct remap *r, struct vm_area *nv)
 {
@@ -371,7 +370,10 @@ static void dontunmap_complete(struct mm *mm, struct remap *r, struct vm_area *n
     bool whole = r->addr == vma_start(old) && r->addr + r->old_len == vma_end(old);
     if (old->flags & VM_LOCKED)
         mm->locked_vm -= vma_pages(old);
-    old->flags &= ~(VM_LOCKED_MASK | VM_ACCOUNT);
+    /* Only the mlock flags: since 2025 ("mm/mremap: do not clear VM_ACCOUNT on
+     * DONTUNMAP") the old VMA stays accounted, as 6.18 hosts show by merging it
+     * with accounted neighbours. */
+    old->flags &= ~VM_LOCKED_MASK;
     if (nv != old && whole && old->anon_vma) { /* unlink_anon_vmas() */
         anon_vma_put(old->anon_vma);
         old->anon_vma = NULL;
