@@ -639,6 +639,23 @@ static uint64_t locked_pages_in(const struct mm *mm, uint64_t start, uint64_t le
     return count >> PAGE_SHIFT;
 }
 
+/* __mm_populate() without ignore_errors, as mlock calls it after locking: get_user_pages
+ * refuses a PROT_NONE VMA (EFAULT), which mlock reports as ENOMEM
+ * (__mlock_posix_error_return); VM_IO/VM_PFNMAP VMAs and lock-on-fault are skipped.
+ * The VMAs stay locked. */
+static long populate_error(const struct mm *mm, uint64_t start, uint64_t end, uint64_t flags)
+{
+    if ((flags & VM_LOCKONFAULT) || start >= end)
+        return 0;
+    for (struct vm_area *v = mm_find_vma(mm, start); v && vma_start(v) < end; v = vma_next(v)) {
+        if (v->flags & (VM_IO | VM_PFNMAP))
+            continue;
+        if (!(v->flags & (VM_READ | VM_WRITE | VM_EXEC)))
+            return -ENOMEM;
+    }
+    return 0;
+}
+
 /* do_mlock(). */
 static long do_mlock(struct mm *mm, uint64_t start, uint64_t len, uint64_t flags)
 {
@@ -652,8 +669,10 @@ static long do_mlock(struct mm *mm, uint64_t start, uint64_t len, uint64_t flags
     long err = -ENOMEM;
     if (locked <= limit || mm->cfg.cap_ipc_lock)
         err = apply_vma_lock_flags(mm, start, len, flags);
-    if (!err)
+    if (!err) {
         mm_populate_range(mm, start, start + len);
+        err = populate_error(mm, start, start + len, flags);
+    }
     mm_validate(mm);
     return err;
 }
