@@ -111,6 +111,25 @@ struct mm_file *mm_file_open_as(const char *path, int open_flags, long uid, long
     return f;
 }
 
+struct mm_file *mm_file_unbacked(const char *path, unsigned maj, unsigned min, uint64_t ino)
+{
+    struct mm_file *f = calloc(1, sizeof(*f));
+    if (!f)
+        return NULL;
+    f->path = strdup(path);
+    if (!f->path) {
+        free(f);
+        return NULL;
+    }
+    f->refcount = 1;
+    f->host_fd = -1;
+    f->dev_major = maj;
+    f->dev_minor = min;
+    f->ino = ino;
+    f->readable = f->mmappable = true;
+    return f;
+}
+
 struct mm_file *mm_file_get(struct mm_file *f)
 {
     f->refcount++;

@@ -103,6 +103,11 @@ void mm_zap_range(struct mm *mm, uint64_t start, uint64_t end);
 long mm_get_unmapped_area(struct mm *mm, struct mm_file *file, uint64_t addr, uint64_t len, uint64_t pgoff,
                           uint64_t flags, uint64_t vm_flags);
 
+/* A file identity with no host descriptor behind it: shared anonymous memory (shmem)
+ * or a listed file that cannot be opened.  Readable and mappable, refcount 1; NULL
+ * when out of memory. */
+struct mm_file *mm_file_unbacked(const char *path, unsigned maj, unsigned min, uint64_t ino);
+
 /* Populate after mmap/mlock/brk (issue 5 fills pages; here the anon_vma effects). */
 void mm_populate_range(struct mm *mm, uint64_t start, uint64_t end);
 

@@ -498,22 +498,32 @@ static bool behavior_valid(const struct mm *mm, int behavior)
     }
 }
 
+/* madvise's range rules: start page aligned, len rounded up, no wrap (-EINVAL);
+ * 1 with *end set when there is a range to work on, 0 for an empty one. */
+static int madvise_range(uint64_t start, uint64_t len, uint64_t *end)
+{
+    uint64_t alen = PAGE_ALIGN(len);
+    if ((start & ~PAGE_MASK) || (len && !alen) || start + alen < start)
+        return -EINVAL;
+    *end = start + alen;
+    return alen != 0;
+}
+
 long mm_madvise(struct mm *mm, uint64_t start, uint64_t len, int advice)
 {
-    if (!behavior_valid(mm, advice) || (start & ~PAGE_MASK))
+    uint64_t end;
+    if (!behavior_valid(mm, advice))
         return -EINVAL;
-    uint64_t alen = PAGE_ALIGN(len);
-    if ((len && !alen) || start + alen < start)
-        return -EINVAL;
-    if (!alen)
-        return 0;
+    int r = madvise_range(start, len, &end);
+    if (r <= 0)
+        return r;
     long err;
     if (advice == MADV_HWPOISON || advice == MADV_SOFT_OFFLINE) {
         err = -EPERM; /* memory-failure injection needs CAP_SYS_ADMIN */
     } else if (advice == MADV_POPULATE_READ || advice == MADV_POPULATE_WRITE) {
-        err = madvise_populate(mm, start, start + alen, advice == MADV_POPULATE_WRITE);
+        err = madvise_populate(mm, start, end, advice == MADV_POPULATE_WRITE);
     } else {
-        struct madv m = {.mm = mm, .behavior = advice, .start = start, .end = start + alen};
+        struct madv m = {.mm = mm, .behavior = advice, .start = start, .end = end};
         err = madvise_walk_vmas(&m);
     }
     mm_validate(mm);
@@ -536,15 +546,12 @@ static bool anon_name_valid(const char *name)
 /* madvise_set_anon_name(): madvise's range rules, then the name VMA by VMA. */
 static long set_anon_name_range(struct mm *mm, uint64_t start, uint64_t len, struct anon_name *name)
 {
-    if (start & ~PAGE_MASK)
-        return -EINVAL;
-    uint64_t alen = PAGE_ALIGN(len);
-    if ((len && !alen) || start + alen < start)
-        return -EINVAL;
-    if (!alen)
-        return 0;
+    uint64_t end;
+    int r = madvise_range(start, len, &end);
+    if (r <= 0)
+        return r;
     struct madv m = {.mm = mm, .behavior = MADV_SET_ANON_VMA_NAME, .anon_name = name, .start = start,
-                     .end = start + alen};
+                     .end = end};
     return madvise_walk_vmas(&m);
 }
 

@@ -100,19 +100,10 @@ static struct mm_file *listed_file(const char *path, unsigned maj, unsigned min,
 {
     int err = 0;
     struct mm_file *f = mm_file_open(path, O_RDONLY, &err);
-    if (!f) {
-        f = calloc(1, sizeof(*f));
-        if (!f)
-            return NULL;
-        f->refcount = 1;
-        f->host_fd = -1;
-        f->path = strdup(path);
-        f->mmappable = true;
-        if (!f->path) {
-            free(f);
-            return NULL;
-        }
-    }
+    if (!f)
+        f = mm_file_unbacked(path, maj, min, ino);
+    if (!f)
+        return NULL;
     f->dev_major = maj;
     f->dev_minor = min;
     f->ino = ino;
@@ -161,18 +152,12 @@ static int load_one(struct mm *mm, uint64_t start, uint64_t end, const char *per
             flags |= VM_ACCOUNT;
     } else if (shared) {
         /* Shared anonymous memory, SysV segments: a shmem object with the listed name. */
-        struct mm_file *f = calloc(1, sizeof(*f));
+        struct mm_file *f = mm_file_unbacked(name[0] ? name : "/dev/zero (deleted)", maj, min, ino);
         if (!f) {
             free(v);
             return -ENOMEM;
         }
-        f->refcount = 1;
-        f->host_fd = -1;
-        f->dev_major = maj;
-        f->dev_minor = min;
-        f->ino = ino;
-        f->path = strdup(name[0] ? name : "/dev/zero (deleted)");
-        f->readable = f->writable = f->mmappable = f->is_shmem = true;
+        f->writable = f->is_shmem = true;
         v->file = f;
         v->pgoff = off >> PAGE_SHIFT;
         flags |= VM_SHARED;

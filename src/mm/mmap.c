@@ -211,23 +211,12 @@ static bool mlock_allowed(const struct mm *mm, uint64_t pages)
 /* A fresh shared-anonymous (shmem) object of `len` bytes, as shmem_zero_setup(). */
 static struct mm_file *shmem_object(struct mm *mm, uint64_t len)
 {
-    struct mm_file *f = calloc(1, sizeof(*f));
+    struct mm_file *f = mm_file_unbacked("/dev/zero (deleted)", 0, 1, mm->shmem_inodes + 1);
     if (!f)
         return NULL;
-    f->refcount = 1;
-    f->host_fd = -1;
-    f->dev_major = 0;
-    f->dev_minor = 1;
-    f->ino = ++mm->shmem_inodes;
+    mm->shmem_inodes++;
     f->size = len;
-    f->path = strdup("/dev/zero (deleted)");
-    f->readable = f->writable = true;
-    f->mmappable = true;
-    f->is_shmem = true;
-    if (!f->path) {
-        free(f);
-        return NULL;
-    }
+    f->writable = f->is_shmem = true;
     return f;
 }
 

@@ -6,8 +6,7 @@
 /* Page-table bits for a VMA's flags (Linux's protection_map on x86-64): private
  * writable maps are mapped read-only so the first write faults (COW); PROT_NONE is
  * PROTNONE with P clear. */
-pte_t vma_pte_bits(uint64_t flags);
-pte_t vma_pte_bits(uint64_t flags)
+static pte_t vma_pte_bits(uint64_t flags)
 {
     if (!(flags & (VM_READ | VM_WRITE | VM_EXEC)))
         return PTE_PROTNONE | PTE_A;
