@@ -101,6 +101,7 @@ test: deps
 	$(MAKE) --no-print-directory build-all
 	scripts/run-tests build/check
 	PAGODA=build/check/pagoda BUILD=build/check/diff tests/diff/run-diff
+	PAGODA=build/check/pagoda BUILD=build/check/replay tests/replay/run-replay
 
 sanitize: deps
 	$(MAKE) --no-print-directory VARIANT=sanitize tests-build
@@ -108,6 +109,8 @@ sanitize: deps
 		scripts/run-tests build/sanitize
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		PAGODA=build/sanitize/pagoda BUILD=build/sanitize/diff tests/diff/run-diff
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		PAGODA=build/sanitize/pagoda BUILD=build/sanitize/replay tests/replay/run-replay
 
 bench: all
 	$(OUT)/pagoda bench

@@ -17,6 +17,7 @@
  * compiled into this test, as test_script.c does with the parser. */
 #include "cli/abi.c"
 #include "cli/errno_names.c"
+#include "cli/replay.c"
 #include "cli/run.c"
 #include "cli/script.c"
 #include "cli/script_value.c"
@@ -633,7 +634,10 @@ static void test_run_strace_log(void **state)
                 "100   12:00:01.000010 +++ exited with 0 +++\n",
                 false, false, &c);
     assert_int_equal(c.status, RUN_OK);
-    assert_string_equal(c.out, "summary: 6 statements, 4 system calls verified, 1 skipped (execve 1), 0 divergences\n");
+    assert_string_equal(c.out, "summary: 6 statements, 5 system calls verified, 0 skipped, 0 divergences\n"
+                               "  process 100 /bin/true (randomized layout: best effort): 4 verified, 0 skipped, "
+                               "0 differences\n"
+                               "  process 101 (no image): 1 verified, 0 skipped, 0 divergences\n");
     capture_free(&c);
 }
 
@@ -673,7 +677,9 @@ static void test_run_verbose_and_quiet(void **state)
                                "7 close(9) = -1 EBADF (Bad file descriptor)\n"
                                "# skipped: write(1, \"hi\", 2)\n"
                                "exit_group(0) = ?\n"
-                               "summary: 4 statements, 1 system call verified, 1 skipped (write 1), 0 divergences\n");
+                               "summary: 4 statements, 1 system call verified, 1 skipped (write 1), 0 divergences\n"
+                               "  process 1 (no image): 0 verified, 0 skipped, 0 divergences\n"
+                               "  process 7 (no image): 1 verified, 1 skipped (write 1), 0 divergences\n");
     capture_free(&c);
     run_capture("t.pgd", "close(9) = 0\n", false, true, &c);
     assert_int_equal(c.status, RUN_DIVERGED);

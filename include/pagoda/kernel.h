@@ -65,15 +65,22 @@ struct fd_table {
 };
 
 struct process {
-    int pid;
-    struct mm *mm;
-    struct fd_table *files;
+    int pid;                 /* the task's id (strace's pid column: a thread id) */
+    int tgid;                /* its thread group, the process as ps shows it */
+    struct mm *mm;           /* shared with CLONE_VM tasks (mm->users counts them) */
+    struct fd_table *files;  /* shared with CLONE_FILES tasks */
     unsigned long personality;
     long uid, gid;
-    bool exited;
-    int exit_code;
-    struct process *parent;
-    struct process *next; /* all processes, by creation */
+    bool exited;             /* ended; a zombie until reaped */
+    int exit_code;           /* the code given to exit/exit_group, or the signal */
+    int wait_status;         /* what wait4 reports: code << 8, or the killing signal */
+    int exit_signal;         /* signal the parent gets at exit (SIGCHLD); -1 for threads */
+    bool aslr_image;         /* the image was loaded without ADDR_NO_RANDOMIZE: on a host
+                                with randomization on (one that recorded a log) its layout
+                                was random */
+    char *exe;               /* path of the loaded image, NULL before the first execve */
+    struct process *parent;  /* the group leader that waits for it (NULL: none left) */
+    struct process *next;    /* all processes, by creation */
 };
 
 struct kernel {
@@ -84,6 +91,8 @@ struct kernel {
     struct process *current;
     int next_pid;
     bool booted; /* a process exists: config is frozen */
+    uint64_t exec_count; /* images loaded, mixed into each exec's random seed */
+    uint64_t shmem_inodes; /* inode numbers of memfd files */
 };
 
 /* Boot a machine with this configuration.  0, -EINVAL, -ENOMEM. */
@@ -96,13 +105,56 @@ struct process *kernel_find(struct kernel *k, int pid);
  * /dev/null; pid <= 0 picks the next free pid.  NULL on -ENOMEM / pid in use. */
 struct process *kernel_new_process(struct kernel *k, int pid);
 
-/* The process ends (exit_group, a fatal signal): its descriptors are closed and its
- * address space released; it stays findable, marked exited, until reaped. */
-void kernel_exit(struct kernel *k, struct process *p, int code);
+/* One task ends with this wait status (KERNEL_WSTATUS_*): its descriptors are closed
+ * and its share of the address space dropped; it stays findable, marked exited, until
+ * reaped (threads are never waited for: kernel_reap or a reuse of the pid frees them). */
+void kernel_exit(struct kernel *k, struct process *p, int wstatus);
+/* exit_group / a fatal signal: every task of p's thread group ends. */
+void kernel_exit_group(struct kernel *k, struct process *p, int wstatus);
+#define KERNEL_WSTATUS_EXITED(code) (((code) & 0xff) << 8)
+#define KERNEL_WSTATUS_KILLED(sig) ((sig) & 0x7f)
 
 /* Forget a process (exiting it first if it still runs) and free it, so that its pid
  * can be used again. */
 void kernel_reap(struct kernel *k, struct process *p);
+
+/* clone(2), fork(2), vfork(2), clone3(2): a new task copied from p.  CLONE_VM shares the
+ * address space (else mm_dup copies it), CLONE_FILES the descriptor table (else it is
+ * copied), CLONE_THREAD puts the task in p's thread group (it needs CLONE_SIGHAND, which
+ * needs CLONE_VM: -EINVAL otherwise, as copy_process checks), CLONE_PARENT gives it p's
+ * parent.  pid > 0 asks for that pid (a replay reproduces the log's; -EEXIST when a live
+ * task has it), 0 takes the next free one.  The new pid, or -errno. */
+long kernel_clone(struct kernel *k, struct process *p, uint64_t flags, int exit_signal, int pid);
+
+/* execve(2) of a host file: the kernel's ELF loader builds a new address space (see
+ * src/kernel/exec.h); on success the other tasks of the group end, a non-leader caller
+ * takes the leader's pid, close-on-exec descriptors close and the old mm is dropped.
+ * argv may be NULL (argc and strings_bytes then say what a log showed); envc counts the
+ * environment.  0 or -errno as Linux's execve returns it (ENOENT, EACCES, ENOEXEC ...). */
+long kernel_execve(struct kernel *k, struct process *p, const char *path, const char *const *argv, int argc,
+                   int envc, uint64_t strings_bytes);
+
+/* wait4(2): reap an ended child of p's thread group (pid > 0 that one; -1, 0 or < -1
+ * any).  options WNOHANG, __WCLONE, __WALL, __WNOTHREAD (others -EINVAL).  The child's
+ * pid with *status (may be NULL) set, 0 with WNOHANG when none has ended, -ECHILD when
+ * there is no such child, or KERNEL_WAIT_WOULD_BLOCK: children run but none has ended
+ * (a replayed log that resumes a wait before its child's exit). */
+long kernel_wait4(struct kernel *k, struct process *p, int pid, int *status, int options);
+#define KERNEL_WAIT_WOULD_BLOCK (-512) /* -ERESTARTSYS */
+
+/* Give p a descriptor at fd for something pagoda does not model (the pipe, socket or
+ * eventfd a replayed log created with a call pagoda skips): it can be closed and
+ * dup()ed, and mmap of it gives ENODEV.  0 or -errno. */
+int kernel_install_fd(struct process *p, long fd, const char *what, bool cloexec);
+
+/* Give p descriptor fd (free) as a read-only open of the host file at path, or, with
+ * path NULL or unopenable, as kernel_install_fd's opaque description.  0 or -errno. */
+int kernel_adopt_fd(struct process *p, long fd, const char *path);
+
+/* Does kernel_syscall model this call with these arguments?  Some numbers are modelled
+ * only in part (fcntl's descriptor commands, prctl's PR_SET_VMA): the rest would be
+ * skipped by a replay rather than answered. */
+bool kernel_models(long nr, const uint64_t args[6]);
 
 /* A system call by x86-64 number in process p.  Unknown numbers give -ENOSYS. */
 long kernel_syscall(struct kernel *k, struct process *p, long nr, const uint64_t args[6]);
@@ -121,7 +173,8 @@ enum {
     NR_dup2 = 33, NR_clone = 56, NR_fork = 57, NR_vfork = 58, NR_execve = 59, NR_exit = 60,
     NR_wait4 = 61, NR_mlock = 149, NR_munlock = 150, NR_mlockall = 151, NR_munlockall = 152,
     NR_prctl = 157, NR_personality = 135, NR_exit_group = 231, NR_openat = 257, NR_dup3 = 292,
-    NR_mlock2 = 325, NR_execveat = 322, NR_clone3 = 435,
+    NR_mlock2 = 325, NR_execveat = 322, NR_clone3 = 435, NR_fcntl = 72, NR_close_range = 436,
+    NR_memfd_create = 319,
 };
 
 #endif

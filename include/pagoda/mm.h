@@ -220,6 +220,12 @@ void mm_config_default(struct mm_config *cfg);
 int mm_create(struct phys *phys, const struct mm_config *cfg, struct mm **out);
 /* Unmap everything, free the page tables and the mm. */
 void mm_destroy(struct mm *mm);
+/* fork()'s copy of an address space (Linux's dup_mmap): every VMA but VM_DONTCOPY
+ * ones, each anonymous area under a new anon_vma chained to the parent's, mlock flags
+ * and MCL_FUTURE dropped, VM_WIPEONFORK areas empty; page tables copied where a fault
+ * could not rebuild them, private writable pages write-protected in both (COW).
+ * 0, or -ENOMEM (also when an accountable area cannot be charged again). */
+int mm_dup(struct mm *parent, struct mm **out);
 
 /* The mapping system calls.  Each returns a non-negative result or -errno exactly as
  * Linux would; `file` is NULL for anonymous maps (the caller resolved the fd). */
@@ -263,6 +269,9 @@ struct mm_file *mm_file_open(const char *path, int open_flags, int *err);
 /* The same, judging permissions as user uid / group gid would be judged (root: all
  * access; otherwise the owner, group or other bits of the mode).  *err gets -errno. */
 struct mm_file *mm_file_open_as(const char *path, int open_flags, long uid, long gid, int *err);
+/* A file identity with no host descriptor behind it (shmem, memfd, a listed file that
+ * cannot be opened, a pipe): readable and mappable, refcount 1; NULL without memory. */
+struct mm_file *mm_file_unbacked(const char *path, unsigned maj, unsigned min, uint64_t ino);
 struct mm_file *mm_file_get(struct mm_file *f);
 void mm_file_put(struct mm_file *f);
 
@@ -279,5 +288,70 @@ void mm_check(const struct mm *mm);
 
 /* Name shown in maps for a VMA, or NULL for none (file path handled separately). */
 const char *mm_vma_special_name(const struct mm *mm, const struct vm_area *vma);
+
+/* ---- exec support (src/mm/exec.c) ---- */
+/* What execve (src/kernel/exec.c) needs from the memory manager beyond the mapping
+ * calls: the x86-64 layout of a new image, its randomization, the initial stack VMA,
+ * vm_brk_flags()-style bss areas, the vDSO and the mm's image fields. */
+
+#define MM_EXEC_STACK_TOP 0x00007ffffffff000ULL      /* STACK_TOP (DEFAULT_MAP_WINDOW) */
+#define MM_EXEC_ELF_ET_DYN_BASE 0x0000555555554aaaULL /* DEFAULT_MAP_WINDOW / 3 * 2 */
+#define MM_EXEC_STACK_EXPAND (128ULL << 10)           /* setup_arg_pages' extra stack */
+
+/* PT_GNU_STACK's request (EXSTACK_*): none, non-executable, executable. */
+enum mm_exec_stack { MM_EXSTACK_DEFAULT, MM_EXSTACK_DISABLE_X, MM_EXSTACK_ENABLE_X };
+
+/* One execve's random source: a splitmix64 stream over the seed, drawn in the order
+ * Linux draws (mmap base, stack top, stack alignment, PIE base, auxv alignment, brk).
+ * Every draw is 0 when randomization is off, so the same seed gives the same layout. */
+struct mm_exec_rng {
+    uint64_t state;
+    bool on;
+};
+void mm_exec_rng_init(struct mm_exec_rng *r, uint64_t seed, bool on);
+uint64_t mm_exec_random(struct mm_exec_rng *r);
+/* arch_mmap_rnd(): 28 bits of pages (mmap_rnd_bits), as a byte offset. */
+uint64_t mm_exec_mmap_rnd(struct mm_exec_rng *r);
+/* arch_align_stack(): up to 8 KiB lower when randomizing, 16-byte aligned. */
+uint64_t mm_exec_align_stack(struct mm_exec_rng *r, uint64_t sp);
+/* The new stack's top: randomize_stack_top(STACK_TOP) (22 bits of pages), then
+ * setup_arg_pages' arch_align_stack() and PAGE_ALIGN(). */
+uint64_t mm_exec_stack_top(struct mm_exec_rng *r);
+/* arch_randomize_brk(): a page in [brk, brk + 1 GiB). */
+uint64_t mm_exec_randomize_brk(struct mm_exec_rng *r, uint64_t brk);
+
+/* arch_pick_mmap_layout() for a new image: mmap_base below the stack gap (rnd = the
+ * mmap_rnd offset, 0 when not randomizing), the legacy base, and the allocator's
+ * direction (legacy = ADDR_COMPAT_LAYOUT or the sysctl). */
+void mm_exec_pick_mmap_layout(struct mm *mm, bool legacy, bool randomizing, uint64_t rnd);
+
+/* The initial [stack] VMA, already at its final place: the argument pages (arg_size
+ * bytes, page multiple, below stack_top) with VM_STACK_FLAGS adjusted by PT_GNU_STACK,
+ * then setup_arg_pages' expansion by 128 KiB (capped by RLIMIT_STACK).  Sets
+ * mm->start_stack to stack_top - 8 (the caller refines it).  0, -ENOMEM (no room below
+ * stack_top), -EFAULT (the expansion is refused, as setup_arg_pages reports it). */
+int mm_exec_setup_stack(struct mm *mm, uint64_t stack_top, uint64_t arg_size, enum mm_exec_stack exstack);
+/* find_extend_vma() for the initial stack pointer: grow [stack] down to addr's page.
+ * 0 or -EFAULT. */
+int mm_exec_extend_stack(struct mm *mm, uint64_t addr);
+/* vm_brk_flags(addr, len, VM_EXEC or 0): what was mapped there is unmapped, then an
+ * anonymous rw (+x) VM_ACCOUNT area joins an adjacent identical one or is made.  0 or
+ * -errno (ENOMEM, EPERM, EAGAIN). */
+int mm_exec_brk_flags(struct mm *mm, uint64_t addr, uint64_t len, uint64_t vm_exec);
+/* The kernel wrote user memory at addr (padzero, argument strings): a private
+ * writable VMA there gets its anon_vma.  Writes to other VMAs fail silently. */
+void mm_exec_kernel_write(struct mm *mm, uint64_t addr);
+/* map_vdso(): [vvar] (4 pages), [vvar_vclock] (2) and [vdso] (2) placed together by
+ * get_unmapped_area.  The [vdso] text address, or -errno. */
+long mm_exec_install_vdso(struct mm *mm);
+/* MMAP_PAGE_ZERO: page 0 mapped read+exec (SVr4 compatibility).  0 or -errno. */
+int mm_exec_map_page_zero(struct mm *mm);
+
+/* The image's places in the mm (mm->start_code ... start_stack, start_brk == brk). */
+struct mm_exec_image {
+    uint64_t start_code, end_code, start_data, end_data;
+    uint64_t brk, start_stack;
+};
+void mm_exec_set_image(struct mm *mm, const struct mm_exec_image *img);
 
 #endif

@@ -211,6 +211,53 @@ static const struct abi_const shm_names[] = {
     {"SHM_STAT", 13},       {"SHM_INFO", 14},          {"SHM_STAT_ANY", 15},
 };
 
+/* clone/clone3 flags (linux/sched.h). */
+static const struct abi_const clone_names[] = {
+    {"CLONE_NEWTIME", 0x80},          {"CLONE_VM", 0x100},              {"CLONE_FS", 0x200},
+    {"CLONE_FILES", 0x400},           {"CLONE_SIGHAND", 0x800},         {"CLONE_PIDFD", 0x1000},
+    {"CLONE_PTRACE", 0x2000},         {"CLONE_VFORK", 0x4000},          {"CLONE_PARENT", 0x8000},
+    {"CLONE_THREAD", 0x10000},        {"CLONE_NEWNS", 0x20000},         {"CLONE_SYSVSEM", 0x40000},
+    {"CLONE_SETTLS", 0x80000},        {"CLONE_PARENT_SETTID", 0x100000}, {"CLONE_CHILD_CLEARTID", 0x200000},
+    {"CLONE_DETACHED", 0x400000},     {"CLONE_UNTRACED", 0x800000},     {"CLONE_CHILD_SETTID", 0x1000000},
+    {"CLONE_NEWCGROUP", 0x2000000},   {"CLONE_NEWUTS", 0x4000000},      {"CLONE_NEWIPC", 0x8000000},
+    {"CLONE_NEWUSER", 0x10000000},    {"CLONE_NEWPID", 0x20000000},     {"CLONE_NEWNET", 0x40000000},
+    {"CLONE_IO", 0x80000000},         {"CLONE_CLEAR_SIGHAND", 0x100000000ULL},
+    {"CLONE_INTO_CGROUP", 0x200000000ULL},
+};
+
+/* Signal numbers (x86-64), as clone's exit signal and "killed by" name them. */
+static const struct abi_const sig_names[] = {
+    {"SIGHUP", 1},   {"SIGINT", 2},     {"SIGQUIT", 3},  {"SIGILL", 4},    {"SIGTRAP", 5},  {"SIGABRT", 6},
+    {"SIGIOT", 6},   {"SIGBUS", 7},     {"SIGFPE", 8},   {"SIGKILL", 9},   {"SIGUSR1", 10}, {"SIGSEGV", 11},
+    {"SIGUSR2", 12}, {"SIGPIPE", 13},   {"SIGALRM", 14}, {"SIGTERM", 15},  {"SIGSTKFLT", 16},
+    {"SIGCHLD", 17}, {"SIGCONT", 18},   {"SIGSTOP", 19}, {"SIGTSTP", 20},  {"SIGTTIN", 21}, {"SIGTTOU", 22},
+    {"SIGURG", 23},  {"SIGXCPU", 24},   {"SIGXFSZ", 25}, {"SIGVTALRM", 26}, {"SIGPROF", 27},
+    {"SIGWINCH", 28}, {"SIGIO", 29},    {"SIGPOLL", 29}, {"SIGPWR", 30},   {"SIGSYS", 31},  {"SIGRTMIN", 32},
+};
+
+/* wait4/waitid options. */
+static const struct abi_const wait_names[] = {
+    {"WNOHANG", 1},        {"WUNTRACED", 2},           {"WSTOPPED", 2},         {"WEXITED", 4},
+    {"WCONTINUED", 8},     {"WNOWAIT", 0x01000000},    {"__WNOTHREAD", 0x20000000},
+    {"__WALL", 0x40000000}, {"__WCLONE", 0x80000000},
+};
+
+/* fcntl commands and descriptor flags. */
+static const struct abi_const fcntl_names[] = {
+    {"F_DUPFD", 0},  {"F_GETFD", 1},  {"F_SETFD", 2},  {"F_GETFL", 3},  {"F_SETFL", 4},
+    {"F_GETLK", 5},  {"F_SETLK", 6},  {"F_SETLKW", 7}, {"F_SETOWN", 8}, {"F_GETOWN", 9},
+    {"F_SETSIG", 10}, {"F_GETSIG", 11}, {"F_DUPFD_CLOEXEC", 1030}, {"F_ADD_SEALS", 1033},
+    {"F_GET_SEALS", 1034}, {"FD_CLOEXEC", 1},
+};
+
+/* memfd_create and close_range flags. */
+static const struct abi_const mfd_names[] = {
+    {"MFD_CLOEXEC", 1}, {"MFD_ALLOW_SEALING", 2}, {"MFD_HUGETLB", 4}, {"MFD_NOEXEC_SEAL", 8}, {"MFD_EXEC", 0x10},
+};
+static const struct abi_const close_range_names[] = {
+    {"CLOSE_RANGE_UNSHARE", 2}, {"CLOSE_RANGE_CLOEXEC", 4},
+};
+
 struct abi_family {
     const char *prefix; /* "" matches every name */
     const struct abi_const *table;
@@ -224,7 +271,9 @@ static const struct abi_family families[] = {
     FAMILY("MADV_", madv_names),   FAMILY("MCL_", mlock_names), FAMILY("MLOCK_", mlock_names),
     FAMILY("MS_", ms_names),       FAMILY("O_", o_names),       FAMILY("AT_", at_names),
     FAMILY("PR_", pr_names),       FAMILY("PER_", per_names),   FAMILY("IPC_", ipc_names),
-    FAMILY("SHM_", shm_names),     FAMILY("", misc_names),
+    FAMILY("SHM_", shm_names),     FAMILY("CLONE_", clone_names), FAMILY("SIG", sig_names),
+    FAMILY("W", wait_names),       FAMILY("__W", wait_names),   FAMILY("F", fcntl_names),
+    FAMILY("MFD_", mfd_names),     FAMILY("CLOSE_RANGE_", close_range_names), FAMILY("", misc_names),
 };
 
 bool abi_lookup(const char *name, uint64_t *value)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/record.h"
 #include "cli/run.h"
 
 #define PAGODA_VERSION "0.1.0"
@@ -20,6 +21,9 @@ static void usage(FILE *out)
           "                  run a script (strace log or pagoda statements); exit 0 when every\n"
           "                  expectation held, 1 on divergences, 2 when it cannot be read or run\n"
           "  shell [-q]      the script runner at a prompt, with line editing and history\n"
+          "  record [-o FILE] [--] PROGRAM ARGS..\n"
+          "                  run a real program under ptrace with randomization off and write\n"
+          "                  its memory system calls and final maps as a script to replay\n"
           "  help            this text\n"
           "  version         the version\n",
           out);
@@ -43,6 +47,8 @@ int main(int argc, char **argv)
         return cli_run(argc - 2, argv + 2);
     if (!strcmp(cmd, "shell"))
         return cli_shell(argc - 2, argv + 2);
+    if (!strcmp(cmd, "record"))
+        return record_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
         return 0;

@@ -21,10 +21,21 @@
 
 #include "cli/abi.h"
 #include "cli/errno_names.h"
+#include "cli/replay.h"
 
 struct skip_count {
     char *name;
     unsigned long count;
+};
+
+/* What happened in one process image: a pid between two execs.  A log names each. */
+struct proc_stats {
+    int pid;
+    char *image;      /* the executed path, NULL before the first execve */
+    bool randomized;  /* loaded without ADDR_NO_RANDOMIZE: best effort, apart */
+    unsigned long verified, skipped, divergences, differences;
+    struct skip_count *skips;
+    size_t nskips;
 };
 
 struct runner {
@@ -39,6 +50,15 @@ struct runner {
     unsigned long statements, verified, skipped, divergences, errors;
     struct skip_count *skips;
     size_t nskips;
+    /* Per process image, in order of appearance; `cur` is the running statement's
+     * (-1 for none), `lenient` when that image's layout was randomized. */
+    struct proc_stats *procs;
+    size_t nprocs;
+    long cur;
+    bool lenient;
+    bool many; /* more than one image: the summary lists them */
+    unsigned long adopted; /* descriptors made by calls the log does not show */
+    unsigned long differences;
 };
 
 /* A block result: text owned by the caller, compared or printed by finish_block. */
@@ -63,7 +83,16 @@ struct runner *runner_create(const struct run_options *opt)
     if (!r->opt.err)
         r->opt.err = stderr;
     kernel_config_default(&r->cfg);
+    r->cur = -1;
     return r;
+}
+
+/* Free a skip list. */
+static void free_skips(struct skip_count *skips, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(skips[i].name);
+    free(skips);
 }
 
 void runner_destroy(struct runner *r)
@@ -71,9 +100,12 @@ void runner_destroy(struct runner *r)
     if (!r)
         return;
     kernel_destroy(r->k);
-    for (size_t i = 0; i < r->nskips; i++)
-        free(r->skips[i].name);
-    free(r->skips);
+    free_skips(r->skips, r->nskips);
+    for (size_t i = 0; i < r->nprocs; i++) {
+        free(r->procs[i].image);
+        free_skips(r->procs[i].skips, r->procs[i].nskips);
+    }
+    free(r->procs);
     free(r);
 }
 
@@ -108,11 +140,39 @@ static int stmt_error(struct runner *r, uint32_t line, uint32_t column, const ch
     return -1;
 }
 
-/* "divergence at line N: expected X, got Y" on the output stream; counts it. */
+/* The statistics of the running statement's process image, or NULL. */
+static struct proc_stats *cur_stats(struct runner *r)
+{
+    return r->cur >= 0 ? &r->procs[r->cur] : NULL;
+}
+
+/* "divergence at line N: expected X, got Y" on the output stream; counts it.  In a
+ * process whose layout the recording host randomized it is a difference, counted
+ * apart and shown only with -v. */
 static void divergence(struct runner *r, uint32_t line, const char *expected, const char *got)
 {
+    struct proc_stats *ps = cur_stats(r);
+    if (r->lenient) {
+        if (r->opt.verbose)
+            fprintf(r->opt.out, "difference (randomized layout) at line %u: expected %s, got %s\n", line, expected,
+                    got);
+        r->differences++;
+        if (ps)
+            ps->differences++;
+        return;
+    }
     fprintf(r->opt.out, "divergence at line %u: expected %s, got %s\n", line, expected, got);
     r->divergences++;
+    if (ps)
+        ps->divergences++;
+}
+
+/* A call whose result was checked. */
+static void count_verified(struct runner *r)
+{
+    r->verified++;
+    if (cur_stats(r))
+        cur_stats(r)->verified++;
 }
 
 /* The bounds of 1-based line `line` of the source, false if there is none. */
@@ -314,6 +374,45 @@ static int ensure_kernel(struct runner *r, const struct script_stmt *st)
     return 0;
 }
 
+/* Start a new statistics entry for p's current image; false without memory. */
+static bool new_stats(struct runner *r, const struct process *p)
+{
+    struct proc_stats *last = cur_stats(r);
+    if (last && last->pid == p->pid && !last->verified && !last->skipped && !last->divergences &&
+        !last->differences) { /* nothing happened in the image before: reuse its entry */
+        free(last->image);
+        last->image = p->exe ? strdup(p->exe) : NULL;
+        last->randomized = p->exe && p->aslr_image;
+        return true;
+    }
+    struct proc_stats *grown = realloc(r->procs, (r->nprocs + 1) * sizeof(*grown));
+    if (!grown)
+        return false;
+    r->procs = grown;
+    struct proc_stats *ps = &r->procs[r->nprocs];
+    memset(ps, 0, sizeof(*ps));
+    ps->pid = p->pid;
+    ps->randomized = p->exe && p->aslr_image;
+    ps->image = p->exe ? strdup(p->exe) : NULL;
+    r->cur = (long)r->nprocs++;
+    r->many = r->nprocs > 1;
+    return true;
+}
+
+/* Make p's image the one statements are counted for (a new entry on first sight). */
+static void select_stats(struct runner *r, const struct process *p)
+{
+    r->lenient = p->exe && p->aslr_image;
+    for (size_t i = r->nprocs; i-- > 0;) {
+        if (r->procs[i].pid == p->pid) {
+            r->cur = (long)i;
+            return;
+        }
+    }
+    if (!new_stats(r, p))
+        r->cur = -1;
+}
+
 /* The process a statement runs in: its pid prefix's (created on first use, or
  * afresh when that pid has exited), else the current one, else a new pid 1. */
 static struct process *statement_process(struct runner *r, const struct script_stmt *st)
@@ -336,31 +435,44 @@ static struct process *statement_process(struct runner *r, const struct script_s
         return NULL;
     }
     k->current = p;
+    select_stats(r, p);
     return p;
 }
 
 /* ------------------------------------------------------------- syscalls ---- */
 
-/* Count a skipped call under its name (the total even when out of memory). */
-static void count_skip(struct runner *r, const char *name)
+/* Count name once more in a skip list (dropped when out of memory: totals are kept
+ * by the callers). */
+static void add_skip(struct skip_count **skips, size_t *n, const char *name)
 {
-    r->skipped++;
-    for (size_t i = 0; i < r->nskips; i++) {
-        if (!strcmp(r->skips[i].name, name)) {
-            r->skips[i].count++;
+    for (size_t i = 0; i < *n; i++) {
+        if (!strcmp((*skips)[i].name, name)) {
+            (*skips)[i].count++;
             return;
         }
     }
-    struct skip_count *grown = realloc(r->skips, (r->nskips + 1) * sizeof(*grown));
+    struct skip_count *grown = realloc(*skips, (*n + 1) * sizeof(*grown));
     char *copy = strdup(name);
     if (!grown || !copy) {
         free(copy);
         if (grown)
-            r->skips = grown;
-        return; /* the total still counts it */
+            *skips = grown;
+        return;
     }
-    r->skips = grown;
-    r->skips[r->nskips++] = (struct skip_count){copy, 1};
+    *skips = grown;
+    (*skips)[(*n)++] = (struct skip_count){copy, 1};
+}
+
+/* Count a skipped call under its name, in all and in its process. */
+static void count_skip(struct runner *r, const char *name)
+{
+    r->skipped++;
+    add_skip(&r->skips, &r->nskips, name);
+    struct proc_stats *ps = cur_stats(r);
+    if (ps) {
+        ps->skipped++;
+        add_skip(&ps->skips, &ps->nskips, name);
+    }
 }
 
 /* A call pagoda does not simulate: counted, and shown with -v or in the shell. */
@@ -384,6 +496,15 @@ static uint64_t pages_of(uint64_t len)
 
 #define MINCORE_VEC_MAX (1ULL << 24)
 
+/* Is argument i of call nr a string the kernel reads from (host) memory?  The log may
+ * show an address instead (strace prints one it could not read): that must never be
+ * dereferenced. */
+static bool host_string_arg(long nr, size_t i)
+{
+    return (nr == NR_open && i == 0) || (nr == NR_openat && i == 1) || (nr == NR_memfd_create && i == 0) ||
+           (nr == NR_prctl && i == 4);
+}
+
 /* The argument registers of a call.  mincore's vector (an array or address in the
  * log) becomes a host buffer of the right size, *scratch, which the caller frees. */
 static int convert_args(struct runner *r, const struct script_stmt *st, long nr, uint64_t a[6],
@@ -397,6 +518,10 @@ static int convert_args(struct runner *r, const struct script_stmt *st, long nr,
             if (v->kind != SCRIPT_V_NULL && pages <= MINCORE_VEC_MAX)
                 *scratch = calloc(pages ? pages : 1, 1);
             a[i] = (uint64_t)(uintptr_t)*scratch;
+            continue;
+        }
+        if (host_string_arg(nr, i) && v->kind != SCRIPT_V_STRING) {
+            a[i] = 0; /* an address in the log: no user memory behind it, read as NULL */
             continue;
         }
         struct abi_error err;
@@ -420,7 +545,7 @@ static int check_return(struct runner *r, const struct script_stmt *st, long ret
         int e = errno_from_name(res->errno_name);
         if (e < 0)
             return stmt_error(r, st->line, res->column, "unknown errno '%s'", res->errno_name);
-        r->verified++;
+        count_verified(r);
         format_errno(e, res->errno_name, expected, sizeof(expected));
         if (ret != -e)
             divergence(r, st->line, expected, got);
@@ -435,11 +560,99 @@ static int check_return(struct runner *r, const struct script_stmt *st, long ret
             snprintf(err.message, sizeof(err.message), "a system call's result is not a block");
         return stmt_error(r, st->line, res->column, "%s", err.message);
     }
-    r->verified++;
+    count_verified(r);
     format_number(st->name, want, expected, sizeof(expected));
     if ((uint64_t)ret != want)
         divergence(r, st->line, expected, got);
     return 0;
+}
+
+/* A call pagoda does not simulate: counted; the descriptors it returned (a pipe's, a
+ * socket's) are given to the process so that later calls on them behave. */
+static int skip_unsimulated(struct runner *r, const struct script_stmt *st)
+{
+    if (replay_creates_descriptors(st)) {
+        struct process *p = statement_process(r, st);
+        if (!p)
+            return -1;
+        replay_skipped_descriptors(p, st);
+    } else if (st->pid >= 0 && r->k) {
+        struct process *p = kernel_find(r->k, st->pid);
+        if (p)
+            select_stats(r, p);
+    }
+    skip_call(r, st, st->name);
+    return 0;
+}
+
+/* The descriptor argument of calls that use one, or -1. */
+static int fd_arg_index(long nr, const uint64_t a[6])
+{
+    switch (nr) {
+    case NR_close: case NR_dup: case NR_dup2: case NR_dup3: case NR_fcntl: return 0;
+    case NR_mmap: return (a[3] & PGD_MAP_ANONYMOUS) ? -1 : 4;
+    default: return -1;
+    }
+}
+
+/* A log traced with a filter (strace -e trace=...) does not show every call that made
+ * a descriptor: a pipe's, a socket's, a dup's.  When the log says a call on descriptor
+ * N succeeded and the process has no N, N came from outside the log: adopt it - the
+ * file strace -y named, else an opaque description - and count it. */
+static void adopt_unknown_fd(struct runner *r, const struct script_stmt *st, struct process *p, long nr,
+                             const uint64_t a[6])
+{
+    int at = fd_arg_index(nr, a);
+    if (at < 0 || (size_t)at >= st->nargs || st->result.kind != SCRIPT_RESULT_VALUE || !p->files)
+        return;
+    long fd = (long)(int)a[at];
+    if (fd < 0 || fd >= KERNEL_MAX_FDS || p->files->fd[fd])
+        return;
+    const struct script_value *v = st->args[at];
+    const char *path = v->kind == SCRIPT_V_FD && v->fd.path && v->fd.path[0] == '/' ? v->fd.path : NULL;
+    if (kernel_adopt_fd(p, fd, path) == 0)
+        r->adopted++;
+}
+
+/* Linux hands out the lowest free descriptor (>= fcntl's minimum).  When the log says
+ * such a call returned N, every descriptor below N from that minimum was taken: those
+ * pagoda does not know came from calls outside the log (or were inherited), and are
+ * adopted as opaque descriptions. */
+static void adopt_below_result(struct runner *r, const struct script_stmt *st, struct process *p, long nr,
+                               const uint64_t a[6])
+{
+    uint64_t want, min = 0;
+    struct abi_error err;
+    if (nr == NR_fcntl && ((int)a[1] == 0 || (int)a[1] == 1030))
+        min = a[2];
+    else if (nr != NR_open && nr != NR_openat && nr != NR_dup && nr != NR_memfd_create)
+        return;
+    if (st->result.kind != SCRIPT_RESULT_VALUE || abi_value(st->result.value, &want, &err) || !p->files ||
+        want >= KERNEL_MAX_FDS)
+        return;
+    for (uint64_t fd = min; fd < want; fd++) {
+        if (!p->files->fd[fd] && kernel_adopt_fd(p, (long)fd, NULL) == 0)
+            r->adopted++;
+    }
+}
+
+/* Best effort for an image whose layout the recording host randomized: a mapping
+ * placed by the kernel (no MAP_FIXED) goes where the log says it went, if that is free,
+ * so that the calls that use its address still mean something. */
+static bool place_as_logged(struct runner *r, const struct script_stmt *st, struct process *p, long nr,
+                            const uint64_t a[6], long *ret)
+{
+    uint64_t want;
+    struct abi_error err;
+    if (!r->lenient || nr != NR_mmap || st->result.kind != SCRIPT_RESULT_VALUE ||
+        abi_value(st->result.value, &want, &err) || (a[3] & (PGD_MAP_FIXED | PGD_MAP_FIXED_NOREPLACE)))
+        return false;
+    uint64_t b[6] = {want, a[1], a[2], a[3] | PGD_MAP_FIXED_NOREPLACE, a[4], a[5]};
+    long got = kernel_syscall(r->k, p, nr, b);
+    if (got != (long)want) /* EEXIST: nothing was mapped; place it the normal way */
+        return false;
+    *ret = got;
+    return true;
 }
 
 /* A system call: skipped when not simulated, else run in its process, echoed (-v)
@@ -448,21 +661,49 @@ static int run_syscall(struct runner *r, const struct script_stmt *st)
 {
     long nr = syscall_number(st->name);
     r->statements++;
-    if (nr < 0 || !kernel_implements(nr)) {
+    if (nr < 0 || !kernel_implements(nr))
+        return skip_unsimulated(r, st);
+    if (st->result.kind == SCRIPT_RESULT_ERROR && st->result.errno_name &&
+        !strncmp(st->result.errno_name, "ERESTART", 8)) {
+        /* "= ? ERESTARTNOINTR": a signal interrupted the call before it took effect and
+         * the kernel restarts it - the restarted call is the next line for this pid. */
         skip_call(r, st, st->name);
         return 0;
     }
     struct process *p = statement_process(r, st);
     if (!p)
         return -1;
-    uint64_t a[6] = {0};
-    unsigned char *scratch;
-    if (convert_args(r, st, nr, a, &scratch)) {
+    long ret;
+    if (replay_is_process_call(nr)) {
+        char msg[MSG_MAX];
+        if (replay_process_call(r->k, p, st, nr, &ret, msg, sizeof(msg)))
+            return stmt_error(r, st->line, st->column, "%s", msg);
+        if ((nr == NR_execve || nr == NR_execveat) && ret == 0) {
+            p = kernel_find(r->k, p->tgid); /* a thread's exec took over the leader's pid */
+            if (p && !new_stats(r, p))
+                return stmt_error(r, st->line, st->column, "out of memory");
+            r->lenient = false; /* whether the exec itself succeeded is known either way */
+        }
+    } else {
+        uint64_t a[6] = {0};
+        unsigned char *scratch;
+        if (convert_args(r, st, nr, a, &scratch)) {
+            free(scratch);
+            return -1;
+        }
+        if (!kernel_models(nr, a)) {
+            free(scratch);
+            skip_call(r, st, st->name);
+            return 0;
+        }
+        if (p->exe) { /* a real program's log: its trace filter may hide descriptor calls */
+            adopt_unknown_fd(r, st, p, nr, a);
+            adopt_below_result(r, st, p, nr, a);
+        }
+        if (!place_as_logged(r, st, p, nr, a, &ret))
+            ret = kernel_syscall(r->k, p, nr, a);
         free(scratch);
-        return -1;
     }
-    long ret = kernel_syscall(r->k, p, nr, a);
-    free(scratch);
     char got[MSG_MAX];
     format_return(st->name, ret, got, sizeof(got));
     echo_result(r, st, nr == NR_exit_group || nr == NR_exit ? "?" : got);
@@ -553,8 +794,9 @@ static bool maps_line_equal_exempt(const char *a, const char *ae, const char *b,
     if (!span_equal(fa.name, ae, fb.name, be))
         return false;
     bool stack = span_is(fa.name, ae, "[stack]");
-    bool shmem = span_is(fa.name, ae, "/dev/zero (deleted)") ||
-                 name_starts(fa.name, ae, "[anon_shmem:") || name_starts(fa.name, ae, "SYSV");
+    bool shmem = span_is(fa.name, ae, "/dev/zero (deleted)") || span_is(fa.name, ae, "/anon_hugepage (deleted)") ||
+                 name_starts(fa.name, ae, "[anon_shmem:") || name_starts(fa.name, ae, "SYSV") ||
+                 name_starts(fa.name, ae, "/memfd:");
     bool start_ok = stack || span_equal(a, fa.range_end, b, fb.range_end);
     bool inode_ok = shmem || span_equal(fa.inode, fa.inode_end, fb.inode, fb.inode_end);
     /* The padding before the name follows the inode's width, so it is exempt with it. */
@@ -795,8 +1037,11 @@ static int run_exit_line(struct runner *r, const struct script_stmt *st)
     if (!r->k)
         return 0;
     struct process *p = st->pid >= 0 ? kernel_find(r->k, st->pid) : r->k->current;
-    if (p && !p->exited)
-        kernel_exit(r->k, p, st->kind == SCRIPT_EXITED ? st->exit_status : -1);
+    uint64_t sig = 0;
+    if (p && !p->exited && st->kind == SCRIPT_EXITED)
+        kernel_exit(r->k, p, KERNEL_WSTATUS_EXITED(st->exit_status));
+    else if (p && !p->exited) /* a fatal signal ends the whole thread group */
+        kernel_exit_group(r->k, p, KERNEL_WSTATUS_KILLED(abi_lookup(st->name, &sig) ? (int)sig : 9));
     if (r->opt.verbose && !r->opt.interactive) {
         if (st->pid >= 0)
             fprintf(r->opt.out, "%d ", st->pid);
@@ -872,26 +1117,49 @@ static const char *plural(unsigned long n, const char *one, const char *many)
     return n == 1 ? one : many;
 }
 
+/* " (write 2, read 1)": a skip list by count, most frequent first; ties in order of
+ * first appearance. */
+static void print_skips(FILE *out, const struct skip_count *skips, size_t n)
+{
+    bool *shown = n ? calloc(n, sizeof(*shown)) : NULL;
+    for (size_t k = 0; k < n && shown; k++) {
+        size_t best = n;
+        for (size_t i = 0; i < n; i++) {
+            if (!shown[i] && (best == n || skips[i].count > skips[best].count))
+                best = i;
+        }
+        shown[best] = true;
+        fprintf(out, "%s%s %lu", k ? ", " : " (", skips[best].name, skips[best].count);
+    }
+    if (shown)
+        fputc(')', out);
+    free(shown);
+}
+
 void runner_print_summary(const struct runner *r, FILE *out)
 {
     fprintf(out, "summary: %lu %s, %lu %s verified, %lu skipped", r->statements,
             plural(r->statements, "statement", "statements"), r->verified,
             plural(r->verified, "system call", "system calls"), r->skipped);
-    /* By count, most frequent first; ties in order of first appearance. */
-    bool *shown = r->nskips ? calloc(r->nskips, sizeof(*shown)) : NULL;
-    for (size_t k = 0; k < r->nskips && shown; k++) {
-        size_t best = r->nskips;
-        for (size_t i = 0; i < r->nskips; i++) {
-            if (!shown[i] && (best == r->nskips || r->skips[i].count > r->skips[best].count))
-                best = i;
-        }
-        shown[best] = true;
-        fprintf(out, "%s%s %lu", k ? ", " : " (", r->skips[best].name, r->skips[best].count);
+    print_skips(out, r->skips, r->nskips);
+    fprintf(out, ", %lu %s", r->divergences, plural(r->divergences, "divergence", "divergences"));
+    if (r->differences)
+        fprintf(out, ", %lu %s in randomized layouts (not failures)", r->differences,
+                plural(r->differences, "difference", "differences"));
+    if (r->adopted)
+        fprintf(out, ", %lu %s from calls outside the log", r->adopted,
+                plural(r->adopted, "descriptor", "descriptors"));
+    fputc('\n', out);
+    for (size_t i = 0; r->many && i < r->nprocs; i++) {
+        const struct proc_stats *ps = &r->procs[i];
+        fprintf(out, "  process %d %s%s: %lu verified, %lu skipped", ps->pid, ps->image ? ps->image : "(no image)",
+                ps->randomized ? " (randomized layout: best effort)" : "", ps->verified, ps->skipped);
+        print_skips(out, ps->skips, ps->nskips);
+        if (ps->randomized)
+            fprintf(out, ", %lu %s\n", ps->differences, plural(ps->differences, "difference", "differences"));
+        else
+            fprintf(out, ", %lu %s\n", ps->divergences, plural(ps->divergences, "divergence", "divergences"));
     }
-    if (shown)
-        fputc(')', out);
-    free(shown);
-    fprintf(out, ", %lu %s\n", r->divergences, plural(r->divergences, "divergence", "divergences"));
 }
 
 /* ------------------------------------------------------------ whole runs ---- */

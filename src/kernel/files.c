@@ -231,3 +231,169 @@ long sys_dup2(struct process *p, long oldfd, long newfd)
         return fd_lookup(p->files, oldfd) ? (long)fd_number(newfd) : -EBADF;
     return sys_dup3(p, oldfd, newfd, 0);
 }
+
+/* ---- fork, exec, and descriptors pagoda does not model ---------------------------- */
+
+struct fd_table *fd_table_dup(const struct fd_table *t)
+{
+    struct fd_table *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->refcount = 1;
+    for (int fd = 0; fd < KERNEL_NOFILE; fd++) {
+        c->fd[fd] = t->fd[fd];
+        c->cloexec[fd] = t->cloexec[fd];
+        if (c->fd[fd])
+            c->fd[fd]->refcount++;
+    }
+    return c;
+}
+
+void fd_table_close_on_exec(struct fd_table *t)
+{
+    for (int fd = 0; fd < KERNEL_NOFILE; fd++) {
+        if (t->fd[fd] && t->cloexec[fd]) {
+            open_file_put(t->fd[fd]);
+            t->fd[fd] = NULL;
+            t->cloexec[fd] = false;
+        }
+    }
+}
+
+#define K_F_DUPFD 0
+#define K_F_GETFD 1
+#define K_F_SETFD 2
+#define K_F_DUPFD_CLOEXEC 1030
+#define K_FD_CLOEXEC 1
+
+bool fcntl_modelled(long cmd)
+{
+    int c = (int)cmd;
+    return c == K_F_DUPFD || c == K_F_DUPFD_CLOEXEC || c == K_F_GETFD || c == K_F_SETFD;
+}
+
+/* fcntl(2) for the commands that change the descriptor table: F_DUPFD and
+ * F_DUPFD_CLOEXEC (the lowest free descriptor >= arg; EINVAL when arg is beyond
+ * RLIMIT_NOFILE, EMFILE when none is free), F_GETFD/F_SETFD (close-on-exec). */
+long sys_fcntl(struct process *p, long fd, long cmd, uint64_t arg)
+{
+    struct open_file *of = fd_lookup(p->files, fd);
+    if (!of)
+        return -EBADF;
+    unsigned n = fd_number(fd);
+    switch ((int)cmd) {
+    case K_F_GETFD: return p->files->cloexec[n] ? K_FD_CLOEXEC : 0;
+    case K_F_SETFD: p->files->cloexec[n] = (arg & K_FD_CLOEXEC) != 0; return 0;
+    case K_F_DUPFD:
+    case K_F_DUPFD_CLOEXEC: {
+        if ((unsigned long)arg >= KERNEL_NOFILE)
+            return -EINVAL;
+        for (unsigned d = (unsigned)arg; d < KERNEL_NOFILE; d++) {
+            if (!p->files->fd[d]) {
+                of->refcount++;
+                fd_install(p->files, d, of, (int)cmd == K_F_DUPFD_CLOEXEC);
+                return d;
+            }
+        }
+        return -EMFILE;
+    }
+    default: return -EINVAL;
+    }
+}
+
+#define K_CLOSE_RANGE_UNSHARE 2
+#define K_CLOSE_RANGE_CLOEXEC 4
+
+/* close_range(2): close (or, with CLOSE_RANGE_CLOEXEC, mark close-on-exec) every open
+ * descriptor in [first, last].  EINVAL for unknown flags or first > last. */
+long sys_close_range(struct process *p, unsigned first, unsigned last, unsigned flags)
+{
+    if (flags & ~(unsigned)(K_CLOSE_RANGE_UNSHARE | K_CLOSE_RANGE_CLOEXEC) || first > last)
+        return -EINVAL;
+    for (unsigned fd = first; fd < KERNEL_NOFILE && fd <= last; fd++) {
+        if (!p->files->fd[fd])
+            continue;
+        if (flags & K_CLOSE_RANGE_CLOEXEC)
+            p->files->cloexec[fd] = true;
+        else
+            sys_close(p, fd);
+    }
+    return 0;
+}
+
+#define K_MFD_CLOEXEC 0x1U
+#define K_MFD_ALLOW_SEALING 0x2U
+#define K_MFD_HUGETLB 0x4U
+#define K_MFD_NOEXEC_SEAL 0x8U
+#define K_MFD_EXEC 0x10U
+#define K_MFD_NAME_MAX 249
+
+/* memfd_create(2): an anonymous shmem file listed as "/memfd:NAME (deleted)".  EINVAL
+ * for unknown flags (the hugetlb size bits only with MFD_HUGETLB), both EXEC flags,
+ * or a name longer than 249 bytes; EFAULT without a name. */
+long sys_memfd_create(struct process *p, const char *name, unsigned flags, uint64_t ino)
+{
+    unsigned known = K_MFD_CLOEXEC | K_MFD_ALLOW_SEALING | K_MFD_HUGETLB | K_MFD_NOEXEC_SEAL | K_MFD_EXEC;
+    if (flags & K_MFD_HUGETLB)
+        known |= 0x3fU << 26; /* MFD_HUGE_* size bits */
+    if (flags & ~known)
+        return -EINVAL;
+    if ((flags & K_MFD_NOEXEC_SEAL) && (flags & K_MFD_EXEC))
+        return -EINVAL;
+    if (!name)
+        return -EFAULT;
+    if (strlen(name) > K_MFD_NAME_MAX)
+        return -EINVAL;
+    long fd = fd_lowest_free(p->files);
+    if (fd < 0)
+        return fd;
+    char path[K_MFD_NAME_MAX + 32];
+    snprintf(path, sizeof(path), "/memfd:%s (deleted)", name);
+    struct mm_file *f = mm_file_unbacked(path, 0, 1, ino);
+    if (!f)
+        return -ENOMEM;
+    f->writable = f->is_shmem = true;
+    struct open_file *of = open_file_create(f, KO_RDWR);
+    if (!of) {
+        mm_file_put(f);
+        return -ENOMEM;
+    }
+    fd_install(p->files, (unsigned)fd, of, flags & K_MFD_CLOEXEC);
+    return fd;
+}
+
+int fd_install_opaque(struct process *p, long fd, const char *what, bool cloexec)
+{
+    unsigned n = fd_number(fd);
+    if (n >= KERNEL_NOFILE)
+        return -EBADF;
+    struct mm_file *f = mm_file_unbacked(what, 0, 0, 0);
+    if (!f)
+        return -ENOMEM;
+    f->mmappable = false;
+    struct open_file *of = open_file_create(f, KO_RDWR);
+    if (!of) {
+        mm_file_put(f);
+        return -ENOMEM;
+    }
+    fd_install(p->files, n, of, cloexec);
+    return 0;
+}
+
+int fd_install_path(struct process *p, long fd, const char *path)
+{
+    unsigned n = fd_number(fd);
+    if (n >= KERNEL_NOFILE)
+        return -EBADF;
+    int err = 0;
+    struct mm_file *f = mm_file_open_as(path, 0, p->uid, p->gid, &err);
+    if (!f)
+        return (int)negative_errno(err);
+    struct open_file *of = open_file_create(f, 0);
+    if (!of) {
+        mm_file_put(f);
+        return -ENOMEM;
+    }
+    fd_install(p->files, n, of, false);
+    return 0;
+}

@@ -26,4 +26,21 @@ long sys_dup(struct process *p, long fd);
 long sys_dup2(struct process *p, long oldfd, long newfd);
 long sys_dup3(struct process *p, long oldfd, long newfd, long flags);
 
+/* A copy of t for fork (each description referenced once more); NULL on -ENOMEM. */
+struct fd_table *fd_table_dup(const struct fd_table *t);
+/* execve: close every close-on-exec descriptor. */
+void fd_table_close_on_exec(struct fd_table *t);
+/* Is this fcntl command one pagoda models (the descriptor-table ones)? */
+bool fcntl_modelled(long cmd);
+long sys_fcntl(struct process *p, long fd, long cmd, uint64_t arg);
+long sys_close_range(struct process *p, unsigned first, unsigned last, unsigned flags);
+/* memfd_create with the shmem inode number to list. */
+long sys_memfd_create(struct process *p, const char *name, unsigned flags, uint64_t ino);
+/* Put a description of something pagoda does not model (a pipe, socket, eventfd ...)
+ * at fd, closing what was there: it can be closed and dup()ed, and mmap of it gives
+ * ENODEV.  0, -EBADF (fd out of range), -ENOMEM. */
+int fd_install_opaque(struct process *p, long fd, const char *what, bool cloexec);
+/* Put a read-only open of host file path at fd (as the configured user).  0 or -errno. */
+int fd_install_path(struct process *p, long fd, const char *path);
+
 #endif

@@ -23,6 +23,11 @@
 #define K_PERSONALITY_QUERY 0xffffffffu
 #define K_O_PATH 010000000
 #define K_AT_FDCWD (-100)
+#define K_AT_EMPTY_PATH 0x1000
+#define K_AT_SYMLINK_NOFOLLOW 0x100
+#define K_SIGCHLD 17
+#define K_CLONE_VM 0x100ULL
+#define K_CLONE_VFORK 0x4000ULL
 
 int kernel_create(const struct kernel_config *cfg, struct kernel **out)
 {
@@ -59,97 +64,6 @@ void kernel_destroy(struct kernel *k)
     cpu_destroy(&k->cpu);
     phys_destroy(k->phys);
     free(k);
-}
-
-struct process *kernel_find(struct kernel *k, int pid)
-{
-    for (struct process *p = k->procs; p; p = p->next) {
-        if (p->pid == pid)
-            return p;
-    }
-    return NULL;
-}
-
-/* The next pid nobody uses, counting up from k->next_pid as Linux's pid allocator
- * does (without wrapping: 2^31 processes are not a concern here). */
-static int next_free_pid(struct kernel *k)
-{
-    while (kernel_find(k, k->next_pid))
-        k->next_pid++;
-    return k->next_pid;
-}
-
-/* Append p to the list of processes, which is kept in creation order. */
-static void link_process(struct kernel *k, struct process *p)
-{
-    struct process **tail = &k->procs;
-    while (*tail)
-        tail = &(*tail)->next;
-    *tail = p;
-}
-
-struct process *kernel_new_process(struct kernel *k, int pid)
-{
-    if (pid <= 0)
-        pid = next_free_pid(k);
-    else if (kernel_find(k, pid))
-        return NULL;
-    struct process *p = calloc(1, sizeof(*p));
-    if (!p)
-        return NULL;
-    p->pid = pid;
-    p->uid = k->cfg.uid;
-    p->gid = k->cfg.gid;
-    p->files = fd_table_create();
-    if (!p->files || mm_create(k->phys, &k->cfg.mm, &p->mm)) {
-        fd_table_put(p->files);
-        free(p);
-        return NULL;
-    }
-    if (pid >= k->next_pid)
-        k->next_pid = pid + 1;
-    link_process(k, p);
-    k->booted = true;
-    if (!k->current)
-        k->current = p;
-    return p;
-}
-
-/* Drop the process's reference on its address space (shared with CLONE_VM threads). */
-static void release_mm(struct process *p)
-{
-    struct mm *mm = p->mm;
-    p->mm = NULL;
-    if (mm && --mm->users <= 0)
-        mm_destroy(mm);
-}
-
-void kernel_exit(struct kernel *k, struct process *p, int code)
-{
-    if (p->exited)
-        return;
-    p->exited = true;
-    p->exit_code = code;
-    fd_table_put(p->files);
-    p->files = NULL;
-    release_mm(p);
-}
-
-void kernel_reap(struct kernel *k, struct process *p)
-{
-    kernel_exit(k, p, 0);
-    struct process **link = &k->procs;
-    while (*link && *link != p)
-        link = &(*link)->next;
-    PAGODA_BUG_ON(!*link, "a reaped process is on the kernel's process list");
-    *link = p->next;
-    for (struct process *q = k->procs; q; q = q->next) {
-        if (q->parent == p)
-            q->parent = NULL;
-    }
-    if (k->current == p)
-        k->current = k->procs;
-    free(p);
 }
 
 /* ---- system calls ---------------------------------------------------------- */
@@ -215,6 +129,61 @@ static long sys_mlock2(struct process *p, const uint64_t a[6])
     return mm_mlock(p->mm, a[0], a[1], (unsigned)a[2]);
 }
 
+/* Bytes of a NULL-terminated host array of strings, counting each NUL; *n gets the
+ * number of strings. */
+static uint64_t strings_size(const char *const *v, int *n)
+{
+    uint64_t bytes = 0;
+    *n = 0;
+    for (; v && v[*n]; (*n)++)
+        bytes += strlen(v[*n]) + 1;
+    return bytes;
+}
+
+/* execve(2) with host pointers for the path, argv and envp arrays. */
+static long sys_execve(struct kernel *k, struct process *p, const char *path, const char *const *argv,
+                       const char *const *envp)
+{
+    int argc, envc;
+    uint64_t bytes = strings_size(argv, &argc) + strings_size(envp, &envc);
+    return kernel_execve(k, p, path, argv, argc, envc, bytes);
+}
+
+/* execveat(2): an absolute path, or one relative to the cwd with AT_FDCWD, or with
+ * AT_EMPTY_PATH and "" the file dirfd is open on.  Other directory descriptors are not
+ * modelled (ENOSYS would hide that: EBADF is what a closed one gives). */
+static long sys_execveat(struct kernel *k, struct process *p, const uint64_t a[6])
+{
+    const char *path = (const char *)(uintptr_t)a[1];
+    int flags = (int)a[4];
+    if (flags & ~(K_AT_EMPTY_PATH | K_AT_SYMLINK_NOFOLLOW))
+        return -EINVAL;
+    if (path && !path[0] && (flags & K_AT_EMPTY_PATH)) {
+        struct open_file *of = fd_lookup(p->files, (long)a[0]);
+        if (!of)
+            return -EBADF;
+        path = of->file->path;
+    } else if (path && path[0] != '/' && (int)a[0] != K_AT_FDCWD) {
+        return fd_lookup(p->files, (long)a[0]) ? -ENOTDIR : -EBADF;
+    }
+    return sys_execve(k, p, path, (const char *const *)(uintptr_t)a[2], (const char *const *)(uintptr_t)a[3]);
+}
+
+/* clone3(2): struct clone_args at a host address; its size must cover version 0
+ * (64 bytes), exit_signal must be a signal number and the flags carry none. */
+static long sys_clone3(struct kernel *k, struct process *p, const uint64_t a[6])
+{
+    const uint64_t *args = (const uint64_t *)(uintptr_t)a[0];
+    if (a[1] < 64 || a[1] > 4096)
+        return -EINVAL;
+    if (!args)
+        return -EFAULT;
+    uint64_t flags = args[0], exit_signal = args[4];
+    if ((flags & 0xff) || exit_signal > 0xff)
+        return -EINVAL;
+    return kernel_clone(k, p, flags, (int)exit_signal, 0);
+}
+
 /* Descriptor and process calls. */
 static long dispatch_other(struct kernel *k, struct process *p, long nr, const uint64_t a[6])
 {
@@ -225,9 +194,22 @@ static long dispatch_other(struct kernel *k, struct process *p, long nr, const u
     case NR_dup: return sys_dup(p, (long)a[0]);
     case NR_dup2: return sys_dup2(p, (long)a[0], (long)a[1]);
     case NR_dup3: return sys_dup3(p, (long)a[0], (long)a[1], (int)a[2]);
+    case NR_fcntl: return sys_fcntl(p, (long)a[0], (long)(int)a[1], a[2]);
+    case NR_close_range: return sys_close_range(p, (unsigned)a[0], (unsigned)a[1], (unsigned)a[2]);
+    case NR_memfd_create:
+        return sys_memfd_create(p, (const char *)(uintptr_t)a[0], (unsigned)a[1], ++k->shmem_inodes + 1000);
     case NR_personality: return sys_personality(p, a[0]);
-    case NR_exit:
-    case NR_exit_group: kernel_exit(k, p, (int)a[0]); return 0;
+    case NR_fork: return kernel_clone(k, p, K_SIGCHLD, K_SIGCHLD, 0);
+    case NR_vfork: return kernel_clone(k, p, K_CLONE_VM | K_CLONE_VFORK | K_SIGCHLD, K_SIGCHLD, 0);
+    case NR_clone: return kernel_clone(k, p, a[0] & ~0xffULL, (int)(a[0] & 0xff), 0);
+    case NR_clone3: return sys_clone3(k, p, a);
+    case NR_execve:
+        return sys_execve(k, p, (const char *)(uintptr_t)a[0], (const char *const *)(uintptr_t)a[1],
+                          (const char *const *)(uintptr_t)a[2]);
+    case NR_execveat: return sys_execveat(k, p, a);
+    case NR_wait4: return kernel_wait4(k, p, (int)a[0], (int *)(uintptr_t)a[1], (int)a[2]);
+    case NR_exit: kernel_exit(k, p, KERNEL_WSTATUS_EXITED((int)a[0])); return 0;
+    case NR_exit_group: kernel_exit_group(k, p, KERNEL_WSTATUS_EXITED((int)a[0])); return 0;
     default: return -ENOSYS;
     }
 }
@@ -262,11 +244,24 @@ bool kernel_implements(long nr)
     case NR_mmap: case NR_munmap: case NR_mprotect: case NR_mremap: case NR_brk: case NR_madvise:
     case NR_mlock: case NR_mlock2: case NR_munlock: case NR_mlockall: case NR_munlockall: case NR_msync:
     case NR_mincore: case NR_prctl: case NR_open: case NR_openat: case NR_close: case NR_dup: case NR_dup2:
-    case NR_dup3: case NR_personality: case NR_exit: case NR_exit_group:
+    case NR_dup3: case NR_personality: case NR_exit: case NR_exit_group: case NR_fork: case NR_vfork:
+    case NR_clone: case NR_clone3: case NR_execve: case NR_execveat: case NR_wait4: case NR_fcntl:
+    case NR_close_range: case NR_memfd_create:
         return true;
     default:
         return false;
     }
+}
+
+bool kernel_models(long nr, const uint64_t args[6])
+{
+    if (!kernel_implements(nr))
+        return false;
+    if (nr == NR_fcntl)
+        return fcntl_modelled((long)(int)args[1]);
+    if (nr == NR_prctl)
+        return (int)args[0] == K_PR_SET_VMA;
+    return true;
 }
 
 long kernel_syscall(struct kernel *k, struct process *p, long nr, const uint64_t args[6])
@@ -275,8 +270,13 @@ long kernel_syscall(struct kernel *k, struct process *p, long nr, const uint64_t
         return -ESRCH;
     if (!kernel_implements(nr))
         return -ENOSYS;
+    struct mm *mm = p->mm; /* exit and execve may free p's task or replace its mm */
+    if (mm)
+        mm->users++;
     long r = dispatch_mm(k, p, nr, args);
-    if (PAGODA_CHECKING && p->mm)
-        mm_check(p->mm);
+    if (mm && --mm->users <= 0)
+        mm_destroy(mm);
+    else if (PAGODA_CHECKING && mm)
+        mm_check(mm);
     return r;
 }
