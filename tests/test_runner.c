@@ -703,9 +703,9 @@ static void test_run_errors(void **state)
     assert_string_equal(c.out, "");
     capture_free(&c);
     /* Statements that do not exist yet. */
-    run_capture("t.pgd", "personality(0xffffffff) = 0\n  touch 0x1000 4096 w = ok\n", false, false, &c);
+    run_capture("t.pgd", "personality(0xffffffff) = 0\n  pagemap 0x1000 = ok\n", false, false, &c);
     assert_int_equal(c.status, RUN_ERROR);
-    assert_string_equal(c.err, "t.pgd:2:3: 'touch' is not supported yet\n");
+    assert_string_equal(c.err, "t.pgd:2:3: 'pagemap' is not supported yet\n");
     capture_free(&c);
     run_capture("t.pgd", "smaps\n", false, false, &c);
     assert_string_equal(c.err, "t.pgd:1:1: 'smaps' is not supported yet\n");

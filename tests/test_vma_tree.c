@@ -50,9 +50,14 @@ static int fixture_setup(void **state)
     return 0;
 }
 
+/* Empty the tree before freeing its nodes: an emptied tree holds no memory (its
+ * lookup index, if it grew one, goes with the last nodes), so ASan sees no leak. */
 static int fixture_teardown(void **state)
 {
     struct fixture *f = *state;
+    while (f->tree.first)
+        vma_tree_remove(&f->tree, f->tree.first);
+    assert_null(f->tree.index);
     free(f->pool);
     free(f);
     return 0;
@@ -886,9 +891,406 @@ static void test_max_map_count_nodes(void **state)
     free(v);
 }
 
+/* ---- the lookup index ------------------------------------------------------------ */
+
+/* Remove every node of the tree. */
+static void empty_tree(struct fixture *f)
+{
+    while (f->tree.first)
+        vma_tree_remove(&f->tree, f->tree.first);
+}
+
+/* n one-page nodes with one-page holes, node i at page 2i + 1, inserted in ascending
+ * order; calloc'ed, the caller frees after emptying the tree. */
+static struct tvma *spaced_nodes(struct fixture *f, size_t n)
+{
+    struct tvma *v = calloc(n, sizeof(*v));
+    assert_non_null(v);
+    for (size_t i = 0; i < n; i++) {
+        v[i].node.start = U(f, 2 * i + 1);
+        v[i].node.end = U(f, 2 * i + 2);
+    }
+    return v;
+}
+
+/* Every find/lookup/find_intersection around the n spaced nodes, as drawn. */
+static void check_spaced_lookups(struct fixture *f, const struct tvma *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t s = v[i].node.start, e = v[i].node.end;
+        const struct vma_node *next = i + 1 < n ? &v[i + 1].node : NULL;
+        assert_ptr_equal(vma_tree_find(&f->tree, s - 1), &v[i].node);
+        assert_ptr_equal(vma_tree_find(&f->tree, s), &v[i].node);
+        assert_ptr_equal(vma_tree_find(&f->tree, e - 1), &v[i].node);
+        assert_ptr_equal(vma_tree_find(&f->tree, e), next);
+        assert_null(vma_tree_lookup(&f->tree, s - 1));
+        assert_ptr_equal(vma_tree_lookup(&f->tree, e - 1), &v[i].node);
+        assert_null(vma_tree_find_intersection(&f->tree, e, e + PAGE));
+        assert_ptr_equal(vma_tree_find_intersection(&f->tree, s - PAGE, s + 1), &v[i].node);
+    }
+}
+
+static void test_index_built_and_dropped_at_thresholds(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = VMA_INDEX_BUILD_AT };
+    struct tvma *v = spaced_nodes(f, N);
+    for (size_t i = 0; i + 1 < N; i++)
+        assert_int_equal(vma_tree_insert(&f->tree, &v[i].node), 0);
+    assert_null(f->tree.index); /* 63 nodes: the red-black tree alone */
+    assert_int_equal(f->tree.index_height, 0);
+    check_spaced_lookups(f, v, N - 1);
+    assert_int_equal(vma_tree_insert(&f->tree, &v[N - 1].node), 0);
+    assert_non_null(f->tree.index); /* 64: built from the list, 5 leaves under a root */
+    assert_int_equal(f->tree.index_height, 2);
+    vma_tree_validate(&f->tree);
+    check_spaced_lookups(f, v, N);
+    /* a failed insertion leaves the index alone */
+    struct tvma clash = {.node = {.start = v[10].node.start, .end = v[10].node.end + PAGE}};
+    assert_int_equal(vma_tree_insert(&f->tree, &clash.node), -EEXIST);
+    vma_tree_validate(&f->tree);
+    /* hysteresis: kept down to 32 nodes, dropped below */
+    for (size_t i = N; i-- > VMA_INDEX_DROP_BELOW - 1;) {
+        assert_non_null(f->tree.index);
+        vma_tree_remove(&f->tree, &v[i].node);
+        vma_tree_validate(&f->tree);
+    }
+    assert_int_equal(f->tree.count, VMA_INDEX_DROP_BELOW - 1);
+    assert_null(f->tree.index);
+    check_spaced_lookups(f, v, VMA_INDEX_DROP_BELOW - 1);
+    /* ... and not rebuilt until the tree is back at 64 */
+    for (size_t i = VMA_INDEX_DROP_BELOW - 1; i + 1 < N; i++)
+        assert_int_equal(vma_tree_insert(&f->tree, &v[i].node), 0);
+    assert_null(f->tree.index);
+    assert_int_equal(vma_tree_insert(&f->tree, &v[N - 1].node), 0);
+    assert_non_null(f->tree.index);
+    vma_tree_validate(&f->tree);
+    empty_tree(f);
+    free(v);
+}
+
+/* Grow n nodes at one edge (ascending or descending), check, shrink from the other. */
+static void grow_at_edge(struct fixture *f, size_t n, bool ascending, unsigned height)
+{
+    struct tvma *v = spaced_nodes(f, n);
+    for (size_t i = 0; i < n; i++) {
+        size_t k = ascending ? i : n - 1 - i;
+        assert_int_equal(vma_tree_insert(&f->tree, &v[k].node), 0);
+    }
+    vma_tree_validate(&f->tree);
+    /* splits beside the new entry leave full nodes behind: 3000 entries fill 200
+     * leaves of 15 under 15 inner nodes and a root (middle splits: 4 levels) */
+    assert_int_equal(f->tree.index_height, height);
+    check_spaced_lookups(f, v, n);
+    for (size_t i = 0; i < n; i++) {
+        vma_tree_remove(&f->tree, &v[ascending ? i : n - 1 - i].node);
+        if (i % 97 == 0)
+            vma_tree_validate(&f->tree);
+    }
+    assert_null(f->tree.root);
+    assert_null(f->tree.index);
+    free(v);
+}
+
+static void test_index_edge_growth(void **state)
+{
+    struct fixture *f = *state;
+    grow_at_edge(f, 3000, true, 3);
+    grow_at_edge(f, 3000, false, 3);
+}
+
+static void test_index_extreme_addresses(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 100 };
+    struct tvma *v = calloc(N, sizeof(*v));
+    assert_non_null(v);
+    /* node 0 at [0, 1), then one-page nodes, the last ending at UINT64_MAX itself */
+    v[0].node.end = 1;
+    for (size_t i = 1; i < N; i++) {
+        v[i].node.end = UINT64_MAX - (N - 1 - i) * 2 * PAGE;
+        v[i].node.start = v[i].node.end - PAGE;
+    }
+    for (size_t i = 0; i < N; i++)
+        assert_int_equal(vma_tree_insert(&f->tree, &v[(i * 37) % N].node), 0);
+    assert_non_null(f->tree.index);
+    vma_tree_validate(&f->tree);
+    assert_ptr_equal(vma_tree_find(&f->tree, 0), &v[0].node);
+    assert_ptr_equal(vma_tree_lookup(&f->tree, 0), &v[0].node);
+    assert_ptr_equal(vma_tree_find(&f->tree, 1), &v[1].node);
+    assert_null(vma_tree_lookup(&f->tree, 1));
+    assert_null(vma_tree_find(&f->tree, UINT64_MAX));
+    assert_ptr_equal(vma_tree_find(&f->tree, UINT64_MAX - 1), &v[N - 1].node);
+    assert_ptr_equal(vma_tree_lookup(&f->tree, UINT64_MAX - PAGE), &v[N - 1].node);
+    assert_null(vma_tree_lookup(&f->tree, UINT64_MAX - PAGE - 1));
+    assert_ptr_equal(vma_tree_find_intersection(&f->tree, 0, UINT64_MAX), &v[0].node);
+    assert_ptr_equal(vma_tree_find_intersection(&f->tree, 1, UINT64_MAX), &v[1].node);
+    assert_null(vma_tree_find_intersection(&f->tree, UINT64_MAX - 1, UINT64_MAX - 1));
+    struct vma_node *prev = NULL;
+    assert_null(vma_tree_find_prev(&f->tree, UINT64_MAX, &prev));
+    assert_ptr_equal(prev, &v[N - 1].node);
+    /* the last node's end moves down and back up to UINT64_MAX in place */
+    v[N - 1].node.end -= 1;
+    vma_tree_adjusted(&f->tree, &v[N - 1].node);
+    vma_tree_validate(&f->tree);
+    assert_null(vma_tree_find(&f->tree, UINT64_MAX - 1));
+    v[N - 1].node.end = UINT64_MAX;
+    vma_tree_adjusted(&f->tree, &v[N - 1].node);
+    vma_tree_validate(&f->tree);
+    assert_ptr_equal(vma_tree_find(&f->tree, UINT64_MAX - 1), &v[N - 1].node);
+    empty_tree(f);
+    free(v);
+}
+
+/* Insert the spaced nodes v[from, to) in order, checking the index after each. */
+static void insert_range(struct fixture *f, struct tvma *v, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        assert_int_equal(vma_tree_insert(&f->tree, &v[i].node), 0);
+        vma_tree_validate(&f->tree);
+    }
+}
+
+static void test_index_allocation_failure(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 400, B = VMA_INDEX_BUILD_AT };
+    struct tvma *v = spaced_nodes(f, N);
+    insert_range(f, v, 0, B - 1);
+    /* the build's first allocation (its node table) fails: no index, and the rebuild
+     * waits as many updates as the tree has nodes; lookups use the red-black tree */
+    f->tree.index_fail_countdown = 1;
+    insert_range(f, v, B - 1, B);
+    assert_null(f->tree.index);
+    assert_int_equal(f->tree.index_retry, B);
+    check_spaced_lookups(f, v, B);
+    insert_range(f, v, B, 2 * B - 1);
+    assert_null(f->tree.index);
+    assert_int_equal(f->tree.index_retry, 1);
+    /* removals count down too: the 64th update rebuilds */
+    vma_tree_remove(&f->tree, &v[2 * B - 2].node);
+    assert_non_null(f->tree.index);
+    assert_int_equal(f->tree.index_retry, 0);
+    vma_tree_validate(&f->tree);
+    check_spaced_lookups(f, v, 2 * B - 2);
+
+    /* a failure half way through a build frees what it had built (ASan checks) */
+    empty_tree(f);
+    insert_range(f, v, 0, B - 1);
+    f->tree.index_fail_countdown = 4; /* the table and two nodes, then the third fails */
+    insert_range(f, v, B - 1, B);
+    assert_null(f->tree.index);
+    assert_int_equal(f->tree.index_fail_countdown, 0);
+    assert_int_equal(f->tree.index_retry, B);
+
+    /* with an index: the next allocation, the first split's, fails; the index goes */
+    empty_tree(f);
+    insert_range(f, v, 0, 2 * B);
+    assert_non_null(f->tree.index);
+    f->tree.index_fail_countdown = 1;
+    size_t i = 2 * B;
+    while (f->tree.index) {
+        assert_true(i < 2 * B + 16); /* a leaf splits within 15 insertions */
+        insert_range(f, v, i, i + 1);
+        i++;
+    }
+    assert_int_equal(f->tree.index_retry, i);
+    check_spaced_lookups(f, v, i);
+    insert_range(f, v, i, N); /* more than i further updates: rebuilt on the way */
+    assert_non_null(f->tree.index);
+    check_spaced_lookups(f, v, N);
+
+    /* a rebuild pending when the tree falls below VMA_INDEX_DROP_BELOW is forgotten */
+    empty_tree(f);
+    insert_range(f, v, 0, B - 1);
+    f->tree.index_fail_countdown = 1;
+    insert_range(f, v, B - 1, B);
+    assert_int_equal(f->tree.index_retry, B);
+    while (f->tree.count >= VMA_INDEX_DROP_BELOW) {
+        assert_int_not_equal(f->tree.index_retry, 0);
+        vma_tree_remove(&f->tree, f->tree.first);
+    }
+    assert_int_equal(f->tree.index_retry, 0);
+    vma_tree_validate(&f->tree);
+    empty_tree(f);
+    free(v);
+}
+
+/* ---- the index against a naive model, 100,000 operations --------------------------- */
+
+enum { IDX_SPACE = 1 << 14, IDX_POOL = 4096, IDX_OPS = 100000 };
+
+/* The naive model: the nodes in the tree as pool indices sorted by address in a plain
+ * array (linear insert and remove), with their ranges in units kept apart from the
+ * nodes, and whether the index should exist. */
+struct sorted_model {
+    int ids[IDX_POOL];
+    size_t count;
+    uint64_t start[IDX_POOL], end[IDX_POOL]; /* units */
+    bool in_tree[IDX_POOL];
+    bool indexed;
+};
+
+/* Position of the first model node with end > unit (count when none). */
+static size_t model_upper(const struct sorted_model *m, uint64_t unit)
+{
+    size_t lo = 0, hi = m->count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (m->end[m->ids[mid]] > unit)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+/* The node find_vma() must return for byte address addr, by the model. */
+static const struct vma_node *model_find_node(struct fixture *f, const struct tvma *pool,
+                                              const struct sorted_model *m, uint64_t addr)
+{
+    /* end > addr with unit-aligned ends: end > addr / unit */
+    size_t pos = model_upper(m, addr / f->unit);
+    return pos < m->count ? &pool[m->ids[pos]].node : NULL;
+}
+
+/* Compare find, lookup and find_intersection at addr (bytes) with the model. */
+static void check_model_at(struct fixture *f, const struct tvma *pool,
+                           const struct sorted_model *m, uint64_t addr)
+{
+    const struct vma_node *want = model_find_node(f, pool, m, addr);
+    assert_ptr_equal(vma_tree_find(&f->tree, addr), want);
+    bool inside = want && want->start <= addr;
+    assert_ptr_equal(vma_tree_lookup(&f->tree, addr), inside ? want : NULL);
+    uint64_t end = addr + 3 * f->unit;
+    assert_ptr_equal(vma_tree_find_intersection(&f->tree, addr, end),
+                     want && want->start < end ? want : NULL);
+}
+
+/* Insert pool node k somewhere random, usually into a gap: -EEXIST exactly when it
+ * overlaps a model node (the first one ending above its start is the only candidate). */
+static void model_insert(struct fixture *f, struct tvma *pool, struct sorted_model *m, int k)
+{
+    uint64_t unit = rnd_below(IDX_SPACE);
+    size_t pos = model_upper(m, unit);
+    uint64_t lo = pos > 0 ? m->end[m->ids[pos - 1]] : 0;
+    uint64_t hi = pos < m->count ? m->start[m->ids[pos]] : IDX_SPACE;
+    uint64_t start = unit, end = unit + 1 + rnd_below(8); /* may overlap */
+    if (unit < hi && rnd_below(8) != 0) {                 /* inside the gap at unit */
+        uint64_t room;
+        start = lo + rnd_below(hi - lo);
+        room = hi - start < 8 ? hi - start : 8;
+        end = start + 1 + rnd_below(room);
+    }
+    size_t at = model_upper(m, start);
+    bool clash = at < m->count && m->start[m->ids[at]] < end;
+    struct vma_node *n = &pool[k].node;
+    memset(n, 0, sizeof(*n));
+    n->start = U(f, start);
+    n->end = U(f, end);
+    assert_int_equal(vma_tree_insert(&f->tree, n), clash ? -EEXIST : 0);
+    if (clash)
+        return;
+    memmove(&m->ids[at + 1], &m->ids[at], (m->count - at) * sizeof(m->ids[0]));
+    m->ids[at] = k;
+    m->count++;
+    m->start[k] = start;
+    m->end[k] = end;
+    m->in_tree[k] = true;
+    if (m->count >= VMA_INDEX_BUILD_AT)
+        m->indexed = true;
+}
+
+/* Remove the model node at position pos. */
+static void model_remove(struct fixture *f, struct tvma *pool, struct sorted_model *m, size_t pos)
+{
+    int k = m->ids[pos];
+    vma_tree_remove(&f->tree, &pool[k].node);
+    memmove(&m->ids[pos], &m->ids[pos + 1], (m->count - pos - 1) * sizeof(m->ids[0]));
+    m->count--;
+    m->in_tree[k] = false;
+    if (m->count < VMA_INDEX_DROP_BELOW)
+        m->indexed = false;
+}
+
+/* Move the start and/or end of the model node at pos between its neighbours. */
+static void model_adjust(struct fixture *f, struct tvma *pool, struct sorted_model *m, size_t pos)
+{
+    int k = m->ids[pos];
+    uint64_t lo = pos > 0 ? m->end[m->ids[pos - 1]] : 0;
+    uint64_t hi = pos + 1 < m->count ? m->start[m->ids[pos + 1]] : IDX_SPACE;
+    uint64_t start = m->start[k], end = m->end[k];
+    switch (rnd_below(3)) {
+    case 0: start = lo + rnd_below(end - lo); break;
+    case 1: end = start + 1 + rnd_below(hi - start); break;
+    default:
+        start = lo + rnd_below(hi - lo);
+        end = start + 1 + rnd_below(hi - start);
+        break;
+    }
+    m->start[k] = start;
+    m->end[k] = end;
+    pool[k].node.start = U(f, start);
+    pool[k].node.end = U(f, end);
+    vma_tree_adjusted(&f->tree, &pool[k].node);
+}
+
+/* The size the random walk heads for in phase `phase`: large and small by turns, so
+ * the index is built, split, merged, dropped and rebuilt again and again. */
+static size_t phase_target(unsigned phase)
+{
+    static const size_t targets[] = {1500, 20, 600, 45, 2500, 70, 300, 5};
+    return targets[phase % (sizeof(targets) / sizeof(targets[0]))];
+}
+
+static void test_index_random_against_model(void **state)
+{
+    struct fixture *f = *state;
+    static struct sorted_model m;
+    struct tvma *pool = calloc(IDX_POOL, sizeof(*pool));
+    assert_non_null(pool);
+    memset(&m, 0, sizeof(m));
+    rng_state = 0x1de5;
+    for (unsigned op = 0; op < IDX_OPS; op++) {
+        size_t target = phase_target(op / 5000);
+        uint64_t what = rnd_below(100);
+        if (what < 25 && m.count > 0) {
+            model_adjust(f, pool, &m, rnd_below(m.count));
+        } else if ((m.count < target) == (what < 80) || m.count == 0) {
+            int k;
+            do
+                k = (int)rnd_below(IDX_POOL);
+            while (m.in_tree[k]);
+            model_insert(f, pool, &m, k);
+        } else {
+            model_remove(f, pool, &m, rnd_below(m.count));
+        }
+        assert_int_equal(f->tree.count, m.count);
+        assert_int_equal(f->tree.index != NULL, m.indexed);
+        for (int q = 0; q < 3; q++) {
+            uint64_t addr = U(f, rnd_below(IDX_SPACE + 2));
+            check_model_at(f, pool, &m, addr + (uint64_t[]){0, 1, f->unit - 1}[q]);
+        }
+        if (m.count > 0) { /* both edges of a random node */
+            int k = m.ids[rnd_below(m.count)];
+            check_model_at(f, pool, &m, U(f, m.start[k]) - 1);
+            check_model_at(f, pool, &m, U(f, m.end[k]) - 1);
+            check_model_at(f, pool, &m, U(f, m.end[k]));
+        }
+        if (op % 512 == 0)
+            vma_tree_validate(&f->tree);
+    }
+    vma_tree_validate(&f->tree);
+    empty_tree(f);
+    free(pool);
+}
+
 /* ---- vma_tree_validate catches corruption ---------------------------------------- */
 
-enum corruption { BAD_GAP, RED_ROOT, RED_RED, BAD_LIST, BAD_COUNT, OVERLAP, BAD_PARENT };
+enum corruption {
+    BAD_GAP, RED_ROOT, RED_RED, BAD_LIST, BAD_COUNT, OVERLAP, BAD_PARENT,
+    BAD_INDEX_KEY, LOST_INDEX,
+};
 
 /* Break one invariant of a small tree. */
 static void corrupt(struct fixture *f, enum corruption what)
@@ -902,6 +1304,11 @@ static void corrupt(struct fixture *f, enum corruption what)
     case BAD_COUNT: f->tree.count++; break;
     case OVERLAP: node_of(f, 'C')->start -= 2 * PAGE; break;
     case BAD_PARENT: root->left->parent = root->right; break;
+    case BAD_INDEX_KEY: f->tree.first->next->index_key++; break;
+    case LOST_INDEX: /* the child leaks the index; it aborts anyway */
+        f->tree.index = NULL;
+        f->tree.index_height = 0;
+        break;
     }
 }
 
@@ -949,6 +1356,19 @@ static void test_validate_catches_corruption(void **state)
     vma_tree_validate(&f->tree); /* the parent's copy is untouched */
 }
 
+static void test_validate_catches_index_corruption(void **state)
+{
+    struct fixture *f = *state;
+    for (uint64_t i = 0; i < 100; i++) {
+        struct tvma *v = new_vma(f, 'n', 2 * i + 1, 2 * i + 2);
+        assert_int_equal(vma_tree_insert(&f->tree, &v->node), 0);
+    }
+    assert_non_null(f->tree.index);
+    expect_validate_abort(f, BAD_INDEX_KEY, "index: each node is filed under its end");
+    expect_validate_abort(f, LOST_INDEX, "has one unless a rebuild waits");
+    vma_tree_validate(&f->tree);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
 
 int main(void)
@@ -974,7 +1394,13 @@ int main(void)
         T(test_adjusted_deep_in_tree),
         T(test_random_operations),
         T(test_max_map_count_nodes),
+        T(test_index_built_and_dropped_at_thresholds),
+        T(test_index_edge_growth),
+        T(test_index_extreme_addresses),
+        T(test_index_allocation_failure),
+        T(test_index_random_against_model),
         T(test_validate_catches_corruption),
+        T(test_validate_catches_index_corruption),
     };
     return cmocka_run_group_tests_name("vma_tree", tests, NULL, NULL);
 }

@@ -177,4 +177,23 @@ enum {
     NR_memfd_create = 319,
 };
 
+/* ---- user memory access through the MMU (src/kernel/access.c) ---------------------- */
+
+/* What a user access does (kernel_user_access's kind). */
+#define KERNEL_ACCESS_READ 'r'
+#define KERNEL_ACCESS_WRITE 'w'
+#define KERNEL_ACCESS_EXEC 'x'
+
+/* Access [addr, addr+len) of process p from user mode (CPL 3) through the MMU, with
+ * p's page tables loaded (CR3 = its root, PCID = its own when PCIDE; the PCID's TLB
+ * entries are flushed on the load, so page-table changes made since are seen).  A
+ * page fault calls mm_handle_fault and retries; #GP (non-canonical) is SIGSEGV with
+ * si_code SI_KERNEL.  kind 'w' stores wbuf, 'r'/'x' load into rbuf; with no buffer
+ * (touch) each page of the range is only translated for that access, which faults,
+ * fills the TLB and sets A/D exactly as an access would.  Bytes before a faulting page
+ * are transferred.  Returns 0, or the signal number (SIGSEGV, SIGBUS, SIGKILL) with
+ * *signo and *si_code set (0 and 0 on success). */
+long kernel_user_access(struct kernel *k, struct process *p, uint64_t addr, uint64_t len, int kind,
+                        const void *wbuf, void *rbuf, int *signo, int *si_code);
+
 #endif

@@ -354,4 +354,40 @@ struct mm_exec_image {
 };
 void mm_exec_set_image(struct mm *mm, const struct mm_exec_image *img);
 
+/* ---- demand paging (src/mm/fault.c, src/mm/pagecache.c) ---------------------------- */
+
+/* Signals and si_codes of faults, with the x86-64 Linux values (no <signal.h> here:
+ * its si_addr macro would rename struct trap_frame's field). */
+#define PGD_SIGBUS 7
+#define PGD_SIGKILL 9
+#define PGD_SIGSEGV 11
+#define PGD_SEGV_MAPERR 1
+#define PGD_SEGV_ACCERR 2
+#define PGD_SEGV_PKUERR 4
+#define PGD_BUS_ADRERR 2
+#define PGD_SI_KERNEL 0x80
+
+/* The #PF handler's memory-manager half (do_user_addr_fault + handle_mm_fault): find
+ * the VMA of addr (growing a VM_GROWSDOWN stack, with the guard gap), check the access
+ * (error_code: the x86 PF_* bits), build missing page-table levels and resolve the
+ * PTE: zero page / zeroed frame for anonymous memory, page-cache frames for files and
+ * shmem (fault-around 64 KiB for reads), copy-on-write or reuse for writes to
+ * read-only private pages.  Returns 0 when the access may be retried, else the signal
+ * (SIGSEGV, SIGBUS; SIGKILL when out of memory) with *signo and *si_code set
+ * (SEGV_MAPERR, SEGV_ACCERR, SEGV_PKUERR, BUS_ADRERR; 0 with 0 on success). */
+int mm_handle_fault(struct mm *mm, uint64_t addr, unsigned error_code, int *signo, int *si_code);
+
+/* A file's last reference is going: drop it from its page cache, freeing the cached
+ * frames when no other open file shares the cache.  mm_file_put calls it. */
+void pagecache_release(struct mm_file *f);
+
+/* Reserve frame 0 of a new machine as its shared zero page (outside managed memory,
+ * so leak audits do not see it; without this call the zero page is allocated on
+ * first use).  0, or -EINVAL when frame 0 is no longer free. */
+int mm_zero_page_reserve(struct phys *phys);
+
+/* The machine is going: forget its zero page (freeing it unless reserved) and free
+ * every page cache left on it.  Call before phys_destroy. */
+void mm_fault_release_phys(struct phys *phys);
+
 #endif

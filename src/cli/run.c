@@ -944,6 +944,122 @@ static int run_walk(struct runner *r, const struct script_stmt *st)
     return block_statement(r, st, print_walk, &w, false);
 }
 
+/* ---- touch / read / write / fill: user accesses through the MMU ---- */
+
+/* A failed access's signal as scripts write it. */
+static const char *signal_text(int signo, int code)
+{
+    if (signo == PGD_SIGBUS)
+        return "SIGBUS";
+    if (signo != PGD_SIGSEGV)
+        return "SIGKILL";
+    return code == PGD_SEGV_MAPERR   ? "SIGSEGV(SEGV_MAPERR)"
+           : code == PGD_SEGV_ACCERR ? "SIGSEGV(SEGV_ACCERR)"
+           : code == PGD_SEGV_PKUERR ? "SIGSEGV(SEGV_PKUERR)"
+                                     : "SIGSEGV(SI_KERNEL)";
+}
+
+/* Check an access's outcome `got` against "= EXPECTED": a byte string compares with
+ * the bytes read (when bytes is given), anything else as written. */
+static int finish_access(struct runner *r, const struct script_stmt *st, const char *got, const void *bytes,
+                         size_t len)
+{
+    const struct script_result *res = &st->result;
+    echo_result(r, st, got);
+    if (res->kind == SCRIPT_RESULT_BLOCK) {
+        divergence(r, st->line, "a block", got);
+    } else if ((res->kind == SCRIPT_RESULT_VALUE || res->kind == SCRIPT_RESULT_ERROR) && res->value) {
+        char expected[MSG_MAX];
+        script_value_format(res->value, expected, sizeof(expected));
+        bool same = res->kind == SCRIPT_RESULT_VALUE &&
+                    (bytes && res->value->kind == SCRIPT_V_STRING ? script_bytes_equal(res->value, bytes, len)
+                                                                  : !strcmp(expected, got));
+        if (!same)
+            divergence(r, st->line, expected, got);
+    }
+    return 0;
+}
+
+/* One access of the statement's process; *signo set.  true when it went through. */
+static bool access_ok(struct runner *r, struct process *p, uint64_t addr, uint64_t len, int kind, const void *wbuf,
+                      void *rbuf, int *signo, int *code)
+{
+    return kernel_user_access(r->k, p, addr, len, kind, wbuf, rbuf, signo, code) == 0;
+}
+
+/* `touch ADDR [LEN] [r|w|x]`: every page of the range, default one byte read. */
+static int run_touch(struct runner *r, const struct script_stmt *st)
+{
+    struct process *p = statement_process(r, st);
+    if (!p)
+        return -1;
+    uint64_t len = st->args[1] ? st->args[1]->num.bits : 1;
+    int kind = st->args[2] ? st->args[2]->word[0] : KERNEL_ACCESS_READ, signo, code;
+    bool ok = access_ok(r, p, st->args[0]->num.bits, len, kind, NULL, NULL, &signo, &code);
+    return finish_access(r, st, ok ? "ok" : signal_text(signo, code), NULL, 0);
+}
+
+/* `write ADDR "bytes"`. */
+static int run_write(struct runner *r, const struct script_stmt *st)
+{
+    struct process *p = statement_process(r, st);
+    if (!p)
+        return -1;
+    const struct script_value *v = st->args[1];
+    int signo, code;
+    bool ok = access_ok(r, p, st->args[0]->num.bits, v->str.len, KERNEL_ACCESS_WRITE, v->str.bytes, NULL, &signo,
+                        &code);
+    return finish_access(r, st, ok ? "ok" : signal_text(signo, code), NULL, 0);
+}
+
+/* `fill ADDR LEN BYTE`, stored 64 KiB at a time. */
+static int run_fill(struct runner *r, const struct script_stmt *st)
+{
+    struct process *p = statement_process(r, st);
+    if (!p)
+        return -1;
+    static uint8_t chunk[64 << 10];
+    uint64_t addr = st->args[0]->num.bits, len = st->args[1]->num.bits;
+    memset(chunk, (int)st->args[2]->num.bits, sizeof(chunk));
+    int signo = 0, code = 0;
+    bool ok = true;
+    for (uint64_t done = 0; ok && done < len; done += sizeof(chunk)) {
+        uint64_t n = len - done < sizeof(chunk) ? len - done : sizeof(chunk);
+        ok = access_ok(r, p, addr + done, n, KERNEL_ACCESS_WRITE, chunk, NULL, &signo, &code);
+    }
+    return finish_access(r, st, ok ? "ok" : signal_text(signo, code), NULL, 0);
+}
+
+/* `read ADDR LEN`: the bytes as a C string literal. */
+static int run_read(struct runner *r, const struct script_stmt *st)
+{
+    struct process *p = statement_process(r, st);
+    if (!p)
+        return -1;
+    uint64_t len = st->args[1]->num.bits;
+    if (len > (64ULL << 20))
+        return stmt_error(r, st->line, st->column, "read: at most 64M at a time");
+    char *buf = malloc(len ? len : 1), *text = NULL;
+    int signo, code, rc;
+    if (!buf)
+        return stmt_error(r, st->line, st->column, "out of memory");
+    if (!access_ok(r, p, st->args[0]->num.bits, len, KERNEL_ACCESS_READ, NULL, buf, &signo, &code)) {
+        rc = finish_access(r, st, signal_text(signo, code), NULL, 0);
+    } else {
+        struct script_value v = {.kind = SCRIPT_V_STRING};
+        v.str.bytes = buf;
+        v.str.len = len;
+        size_t need = script_value_format(&v, NULL, 0) + 1;
+        text = malloc(need);
+        if (text)
+            script_value_format(&v, text, need);
+        rc = text ? finish_access(r, st, text, buf, len) : stmt_error(r, st->line, st->column, "out of memory");
+    }
+    free(text);
+    free(buf);
+    return rc;
+}
+
 /* `tlb`: the CPU's TLB contents and counters (needs no process). */
 static int run_tlb(struct runner *r, const struct script_stmt *st)
 {
@@ -1022,6 +1138,10 @@ static int run_pagoda(struct runner *r, const struct script_stmt *st)
     switch (st->op) {
     case SCRIPT_OP_MAPS: return run_maps(r, st);
     case SCRIPT_OP_WALK: return run_walk(r, st);
+    case SCRIPT_OP_TOUCH: return run_touch(r, st);
+    case SCRIPT_OP_READ: return run_read(r, st);
+    case SCRIPT_OP_WRITE: return run_write(r, st);
+    case SCRIPT_OP_FILL: return run_fill(r, st);
     case SCRIPT_OP_TLB: return run_tlb(r, st);
     case SCRIPT_OP_CONFIG: return run_config(r, st);
     case SCRIPT_OP_LOAD_MAPS: return run_load_maps(r, st);

@@ -44,8 +44,10 @@ int kernel_create(const struct kernel_config *cfg, struct kernel **out)
         free(k);
         return err;
     }
+    mm_zero_page_reserve(k->phys); /* frame 0: the shared zero page, outside managed memory */
     int err = cpu_init(&k->cpu, k->phys, &k->cfg.cpu);
     if (err) {
+        mm_fault_release_phys(k->phys);
         phys_destroy(k->phys);
         free(k);
         return err;
@@ -62,6 +64,7 @@ void kernel_destroy(struct kernel *k)
     while (k->procs)
         kernel_reap(k, k->procs);
     cpu_destroy(&k->cpu);
+    mm_fault_release_phys(k->phys);
     phys_destroy(k->phys);
     free(k);
 }

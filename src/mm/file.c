@@ -141,8 +141,36 @@ void mm_file_put(struct mm_file *f)
     PAGODA_BUG_ON(f->refcount <= 0, "a file's reference count stays positive while referenced");
     if (--f->refcount)
         return;
+    pagecache_release(f); /* its cached pages go with the last reference */
     if (f->host_fd >= 0)
         close(f->host_fd);
     free(f->path);
     free(f);
+}
+
+/* ---- hugetlbfs ------------------------------------------------------------------------- */
+
+uint64_t hugetlbfs_page_size(const struct mm_file *f)
+{
+    if (!f || f->host_fd >= 0 || f->is_shmem || f->dev_major != 0)
+        return 0;
+    if (f->dev_minor == HUGETLBFS_DEV_MINOR_2M)
+        return HPAGE_SIZE_2M;
+    if (f->dev_minor == HUGETLBFS_DEV_MINOR_1G)
+        return HPAGE_SIZE_1G;
+    return 0;
+}
+
+struct mm_file *hugetlbfs_anon_file(struct mm *mm, uint64_t hsize, uint64_t size)
+{
+    PAGODA_BUG_ON(hsize != HPAGE_SIZE_2M && hsize != HPAGE_SIZE_1G, "a hugetlbfs mount exists per hstate only");
+    unsigned minor = hsize == HPAGE_SIZE_1G ? HUGETLBFS_DEV_MINOR_1G : HUGETLBFS_DEV_MINOR_2M;
+    struct mm_file *f = mm_file_unbacked("/anon_hugepage (deleted)", 0, minor, mm->shmem_inodes + 1);
+    if (!f)
+        return NULL;
+    mm->shmem_inodes++;
+    f->size = size;
+    f->writable = true; /* alloc_file_pseudo(..., O_RDWR, ...) */
+    f->regular = true;  /* S_IFREG: offsets up to MAX_LFS_FILESIZE */
+    return f;
 }

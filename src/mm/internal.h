@@ -90,6 +90,10 @@ struct vm_area *vma_modify(struct mm *mm, struct vm_area *prev, struct vm_area *
 
 /* Unmap [start,end): split edges, zap pages, free VMAs.  do_vmi_align_munmap(). */
 int do_munmap_range(struct mm *mm, uint64_t start, uint64_t end);
+/* The first half of it (vms_gather_munmap_vmas()): the map-count check and the splits
+ * at start and end, so that every VMA in [start,end) lies wholly inside.  The splits
+ * stay if a later step fails.  0 or -errno (-ENOMEM, a vm_ops->may_split refusal). */
+int munmap_gather(struct mm *mm, uint64_t start, uint64_t end);
 /* The VMAs and splits munmap would need, checked without changing anything:
  * -ENOMEM if a three-way split is needed at the map-count limit, else 0. */
 int munmap_precheck(const struct mm *mm, uint64_t start, uint64_t end);
@@ -103,10 +107,39 @@ void mm_zap_range(struct mm *mm, uint64_t start, uint64_t end);
 long mm_get_unmapped_area(struct mm *mm, struct mm_file *file, uint64_t addr, uint64_t len, uint64_t pgoff,
                           uint64_t flags, uint64_t vm_flags);
 
-/* A file identity with no host descriptor behind it: shared anonymous memory (shmem)
- * or a listed file that cannot be opened.  Readable and mappable, refcount 1; NULL
- * when out of memory. */
-struct mm_file *mm_file_unbacked(const char *path, unsigned maj, unsigned min, uint64_t ino);
+/* ---- hugetlbfs (file.c, mmap.c) ----------------------------------------------------- */
+
+/* Huge page sizes (hstates) of x86-64 with pdpe1gb: 2 MiB, the default, and 1 GiB. */
+#define HPAGE_SIZE_2M (2ULL << 20)
+#define HPAGE_SIZE_1G (1ULL << 30)
+
+/* Linux gives each hstate an internal hugetlbfs mount, whose anonymous device numbers
+ * come from the boot order of get_anon_bdev(): on the reference machine (6.18 x86-64)
+ * 00:11 for 2 MiB and 00:12 for 1 GiB.  The mount (the superblock) decides a file's
+ * huge page size, so pagoda tells hugetlbfs files and their page size by that device. */
+#define HUGETLBFS_DEV_MINOR_2M 0x11
+#define HUGETLBFS_DEV_MINOR_1G 0x12
+
+/* The huge page size of a hugetlbfs file, 0 for any other file (or NULL). */
+uint64_t hugetlbfs_page_size(const struct mm_file *f);
+/* hugetlb_file_setup(): the unlinked file behind an anonymous MAP_HUGETLB mapping,
+ * "/anon_hugepage (deleted)" on the mount of page size hsize, `size` bytes long, with
+ * the next inode number of the counter it shares with shmem (Linux's get_next_ino()).
+ * Opened read-write; NULL when out of memory. */
+struct mm_file *hugetlbfs_anon_file(struct mm *mm, uint64_t hsize, uint64_t size);
+/* The callbacks of a hugetlb VMA (hugetlb_vm_ops): splits only at huge page
+ * boundaries (EINVAL otherwise). */
+extern const struct vm_operations hugetlb_vm_ops;
+
+/* vma_kernel_pagesize(): the huge page size of a VM_HUGETLB VMA (2 MiB when its file
+ * does not say), else PAGE_SIZE. */
+static inline uint64_t vma_page_size(const struct vm_area *v)
+{
+    if (!(v->flags & VM_HUGETLB))
+        return PAGE_SIZE;
+    uint64_t size = hugetlbfs_page_size(v->file);
+    return size ? size : HPAGE_SIZE_2M;
+}
 
 /* Populate after mmap/mlock/brk (issue 5 fills pages; here the anon_vma effects). */
 void mm_populate_range(struct mm *mm, uint64_t start, uint64_t end);

@@ -209,8 +209,9 @@ static int advice_flags(const struct madv *m, uint64_t *flags)
 
 /* ---- page-level advice ------------------------------------------------------------------ */
 
-/* madvise_dontneed_free_valid_vma(): hugetlb ranges are rounded to whole huge pages
- * (2 MiB assumed: pagoda keeps no hstate per VMA). */
+/* madvise_dontneed_free_valid_vma(): a hugetlb range must start on a huge page of the
+ * VMA, and its end is rounded down to one (so as not to free more than asked);
+ * MADV_FREE does not apply to hugetlb. */
 static bool dontneed_free_valid(struct madv *m)
 {
     const struct vm_area *vma = m->vma;
@@ -218,9 +219,10 @@ static bool dontneed_free_valid(struct madv *m)
         uint64_t forbidden = VM_PFNMAP | (m->behavior != MADV_DONTNEED_LOCKED ? VM_LOCKED : 0);
         return !(vma->flags & forbidden);
     }
-    if (m->behavior == MADV_FREE || (m->start & (PMD_SIZE - 1)))
+    uint64_t hmask = vma_page_size(vma) - 1;
+    if (m->behavior == MADV_FREE || (m->start & hmask))
         return false;
-    m->end &= ~(PMD_SIZE - 1);
+    m->end &= ~hmask;
     return true;
 }
 
@@ -468,6 +470,8 @@ static long madvise_populate(struct mm *mm, uint64_t start, uint64_t end, bool w
         if (!populate_vma_ok(vma, write))
             return -EINVAL;
         uint64_t vend = mm_min(vma_end(vma), end);
+        if (vma->flags & VM_HUGETLB)
+            return -EFAULT; /* the (empty) pool gives no page: the fault signals */
         uint64_t bad = first_fault_failure(mm, vma, start, vend);
         if (write && bad > start && !(vma->flags & VM_SHARED))
             vma_anon_prepare(mm, vma);
@@ -646,18 +650,26 @@ static uint64_t locked_pages_in(const struct mm *mm, uint64_t start, uint64_t le
     return count >> PAGE_SHIFT;
 }
 
-/* __mm_populate() without ignore_errors, as mlock calls it after locking: get_user_pages
- * refuses a PROT_NONE VMA (EFAULT), which mlock reports as ENOMEM
- * (__mlock_posix_error_return); VM_IO/VM_PFNMAP VMAs and lock-on-fault are skipped.
- * The VMAs stay locked. */
-static long populate_error(const struct mm *mm, uint64_t start, uint64_t end, uint64_t flags)
+/* __mm_populate() without ignore_errors, as mlock calls it after locking: VMA by VMA
+ * in address order until one fails.  VM_IO/VM_PFNMAP and lock-on-fault VMAs are
+ * skipped; get_user_pages refuses a PROT_NONE VMA (EFAULT, which mlock reports as
+ * ENOMEM: __mlock_posix_error_return), a hugetlb VMA (never locked, so never
+ * lock-on-fault) cannot get a page from the empty pool, and a file page past the end
+ * of the file (or a guard marker) faults with SIGBUS (SIGSEGV): ENOMEM as well.  The
+ * VMAs stay locked.  Pages arrive with the paging work; what is visible now is the
+ * anon_vma a write fault gives a private writable VMA. */
+static long mlock_populate(struct mm *mm, uint64_t start, uint64_t end)
 {
-    if ((flags & VM_LOCKONFAULT) || start >= end)
-        return 0;
     for (struct vm_area *v = mm_find_vma(mm, start); v && vma_start(v) < end; v = vma_next(v)) {
-        if (v->flags & (VM_IO | VM_PFNMAP))
+        if (v->flags & (VM_IO | VM_PFNMAP | VM_LOCKONFAULT))
             continue;
-        if (!(v->flags & (VM_READ | VM_WRITE | VM_EXEC)))
+        if (!(v->flags & VM_ACCESS_FLAGS) || (v->flags & VM_HUGETLB))
+            return -ENOMEM;
+        uint64_t s = mm_max(start, vma_start(v)), e = mm_min(end, vma_end(v));
+        uint64_t bad = first_fault_failure(mm, v, s, e);
+        if (bad > s)
+            mm_populate_range(mm, s, e);
+        if (bad < e)
             return -ENOMEM;
     }
     return 0;
@@ -676,10 +688,8 @@ static long do_mlock(struct mm *mm, uint64_t start, uint64_t len, uint64_t flags
     long err = -ENOMEM;
     if (locked <= limit || mm->cfg.cap_ipc_lock)
         err = apply_vma_lock_flags(mm, start, len, flags);
-    if (!err) {
-        mm_populate_range(mm, start, start + len);
-        err = populate_error(mm, start, start + len, flags);
-    }
+    if (!err && len)
+        err = mlock_populate(mm, start, start + len);
     mm_validate(mm);
     return err;
 }

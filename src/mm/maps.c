@@ -187,9 +187,7 @@ static int load_one(struct mm *mm, uint64_t start, uint64_t end, const char *per
             }
         }
         /* Touched areas get an anon_vma of their own, so they never merge with each
-         * other.  Not [heap]: whether the program wrote its heap cannot be told from
-         * the listing, and an unwritten one (as the live differential test's shows)
-         * merges with the bss below once their flags agree. */
+         * other.  Not [heap]: mm_load_maps() gives it its neighbour's afterwards. */
         if (strcmp(name, "[heap]")) {
             v->anon_vma = anon_vma_new(mm);
             v->anon_chain = 1;
@@ -305,6 +303,11 @@ int mm_load_maps(struct mm *mm, const char *text, char *err, size_t errlen)
         mm_file_put(cache[i].file);
     if (!rc)
         infer_written_file_areas(mm);
+    /* The program wrote its heap: anon_vma_prepare() then gave [heap] the anon_vma of
+     * the compatible bss below it (or one of its own), so the two merge once their
+     * flags agree, and a part moved away by mremap keeps its pgoff. */
+    if (!rc && have_heap)
+        vma_anon_prepare(mm, mm_vma_lookup(mm, mm->start_brk));
     if (!rc && !have_heap)
         mm->start_brk = mm->brk = exe_end;
     mm_validate(mm);

@@ -558,7 +558,7 @@ static void remove_vma_range(struct mm *mm, struct vm_area *v)
     vma_free(v);
 }
 
-int do_munmap_range(struct mm *mm, uint64_t start, uint64_t end)
+int munmap_gather(struct mm *mm, uint64_t start, uint64_t end)
 {
     struct vm_area *v = vma_of(vma_tree_find_intersection(&mm->vmas, start, end));
     if (!v)
@@ -571,13 +571,18 @@ int do_munmap_range(struct mm *mm, uint64_t start, uint64_t end)
         if (err)
             return err;
     }
-    /* v now starts at or after start; split the last one at end, then remove. */
     struct vm_area *last = vma_of(vma_tree_find(&mm->vmas, end - 1));
-    if (last && vma_start(last) < end && vma_end(last) > end) {
-        err = vma_split_nocheck(mm, last, end, 0, NULL);
-        if (err)
-            return err;
-    }
+    if (last && vma_start(last) < end && vma_end(last) > end)
+        return vma_split_nocheck(mm, last, end, 0, NULL);
+    return 0;
+}
+
+int do_munmap_range(struct mm *mm, uint64_t start, uint64_t end)
+{
+    int err = munmap_gather(mm, start, end);
+    if (err)
+        return err;
+    struct vm_area *v = vma_of(vma_tree_find_intersection(&mm->vmas, start, end));
     while (v && vma_start(v) < end) {
         struct vm_area *next = vma_next(v);
         remove_vma_range(mm, v);
@@ -596,8 +601,8 @@ void mm_populate_range(struct mm *mm, uint64_t start, uint64_t end)
      * later merges. */
     for (struct vm_area *v = vma_of(vma_tree_find_intersection(&mm->vmas, start, end)); v && vma_start(v) < end;
          v = vma_next(v)) {
-        if (v->flags & (VM_IO | VM_PFNMAP | VM_LOCKONFAULT))
-            continue;
+        if (v->flags & (VM_IO | VM_PFNMAP | VM_LOCKONFAULT | VM_HUGETLB))
+            continue; /* hugetlb pages come from the pool and bring no anon_vma here */
         if ((v->flags & (VM_WRITE | VM_SHARED)) == VM_WRITE)
             vma_anon_prepare(mm, v);
     }
@@ -633,6 +638,8 @@ void mm_check(const struct mm *mm)
     PAGODA_BUG_ON(exec != mm->exec_vm, "exec_vm equals the pages of executable VMAs");
     PAGODA_BUG_ON(stack != mm->stack_vm, "stack_vm equals the pages of stack VMAs");
     PAGODA_BUG_ON(data != mm->data_vm, "data_vm equals the pages of private writable VMAs");
-    PAGODA_BUG_ON(locked != mm->locked_vm, "locked_vm equals the pages of VM_LOCKED VMAs");
+    /* Linux's locked_vm only ever over-counts: mremap(MREMAP_DONTUNMAP) unlocks the old
+     * VMA without uncharging it. */
+    PAGODA_BUG_ON(locked > mm->locked_vm, "locked_vm covers the pages of VM_LOCKED VMAs");
     pt_check(&mm->pt);
 }

@@ -16,37 +16,45 @@ static uint64_t vm_start_gap(const struct vm_area *v)
     return vma_start(v) > gap ? vma_start(v) - gap : 0;
 }
 
-/* vm_unmapped_area() as 6.x does it (mm/mmap.c unmapped_area{,_topdown}): find the
- * highest (lowest) free range in [low, high) ignoring guards, then, if the VMA after
- * it is a stack whose guard reaches into it, lower the high limit to the guard
- * (raise the low limit past that VMA) and search again. */
-static long unmapped_area(const struct mm *mm, bool topdown, uint64_t len, uint64_t low, uint64_t high)
+/* vm_unmapped_area() as 6.x does it (mm/mmap.c unmapped_area{,_topdown}): search for a
+ * free range of len + align_mask bytes (the worst case of aligning) in [low, high)
+ * ignoring guards; if the VMA after it is a stack whose guard reaches into it, lower
+ * the high limit to the guard (raise the low limit past that VMA) and search again.
+ * The result is the highest (lowest) address in the range found aligned to
+ * align_mask + PAGE_SIZE (align_mask 0: no alignment). */
+static long unmapped_area(const struct mm *mm, bool topdown, uint64_t len, uint64_t align_mask, uint64_t low,
+                          uint64_t high)
 {
-    struct vma_gap_request req = {.length = len, .low_limit = low, .high_limit = high};
-    if (req.low_limit < mm->cfg.mmap_min_addr)
-        req.low_limit = mm->cfg.mmap_min_addr;
+    uint64_t length = len + align_mask;
+    if (length < len)
+        return -ENOMEM;
+    struct vma_gap_request req = {.length = length, .low_limit = mm_max(low, mm->cfg.mmap_min_addr),
+                                  .high_limit = high};
     for (;;) {
         uint64_t addr;
-        if (req.high_limit <= req.low_limit || req.high_limit - req.low_limit < len)
+        if (req.high_limit <= req.low_limit || req.high_limit - req.low_limit < length)
             return -ENOMEM;
         int err = topdown ? vma_tree_gap_topdown(&mm->vmas, &req, &addr)
                           : vma_tree_gap_bottomup(&mm->vmas, &req, &addr);
         if (err)
             return err;
         struct vm_area *next = mm_find_vma(mm, addr);
-        if (!next || !(next->flags & VM_GROWSDOWN))
-            return (long)addr;
+        bool stack_next = next && (next->flags & VM_GROWSDOWN);
         if (topdown) {
             /* The free range found ends where it was cut: at next or at high. */
-            uint64_t gap_end = mm_min(vma_start(next), req.high_limit);
-            if (vm_start_gap(next) >= gap_end)
-                return (long)(gap_end - len);
-            req.high_limit = vm_start_gap(next);
-        } else {
-            if (vm_start_gap(next) >= addr + len - 1)
-                return (long)addr;
-            req.low_limit = vma_end(next);
+            uint64_t gap_end = addr + length, gap = gap_end - len;
+            if (stack_next && vm_start_gap(next) < gap_end) {
+                req.high_limit = vm_start_gap(next);
+                continue;
+            }
+            return (long)(gap - (gap & align_mask));
         }
+        uint64_t gap = addr + ((0 - addr) & align_mask);
+        if (stack_next && vm_start_gap(next) < gap + length - 1) {
+            req.low_limit = vma_end(next);
+            continue;
+        }
+        return (long)gap;
     }
 }
 
@@ -66,8 +74,9 @@ static bool range_free(const struct mm *mm, uint64_t addr, uint64_t len)
 }
 
 /* arch_get_unmapped_area(): the bottom-up allocator (legacy layout, MAP_32BIT, and
- * the fallback of the top-down one). */
-static long get_area_bottomup(const struct mm *mm, uint64_t addr, uint64_t len, uint64_t flags)
+ * the fallback of the top-down one).  align_mask as for unmapped_area(). */
+static long get_area_bottomup(const struct mm *mm, uint64_t addr, uint64_t len, uint64_t flags,
+                              uint64_t align_mask)
 {
     uint64_t begin = mm->mmap_legacy_base, end = addr > PGD_DEFAULT_MAP_WINDOW ? mm->task_size
                                                                                    : PGD_DEFAULT_MAP_WINDOW;
@@ -86,18 +95,18 @@ static long get_area_bottomup(const struct mm *mm, uint64_t addr, uint64_t len, 
         if (end - len >= addr && range_free(mm, addr, len))
             return (long)addr;
     }
-    return unmapped_area(mm, false, len, begin, end);
+    return unmapped_area(mm, false, len, align_mask, begin, end);
 }
 
 /* arch_get_unmapped_area_topdown(). */
-static long get_area_topdown(const struct mm *mm, uint64_t addr, uint64_t len, uint64_t flags)
+static long get_area_topdown(const struct mm *mm, uint64_t addr, uint64_t len, uint64_t flags, uint64_t align_mask)
 {
     if (len > mm->task_size)
         return -ENOMEM;
     if (flags & PGD_MAP_FIXED)
         return (long)addr;
     if (flags & PGD_MAP_32BIT)
-        return get_area_bottomup(mm, addr, len, flags);
+        return get_area_bottomup(mm, addr, len, flags, align_mask);
     if (addr) {
         addr &= PAGE_MASK;
         if (hint_valid(mm, addr, len) && range_free(mm, addr, len))
@@ -106,15 +115,36 @@ static long get_area_topdown(const struct mm *mm, uint64_t addr, uint64_t len, u
     uint64_t high = mm->mmap_base;
     if (addr > PGD_DEFAULT_MAP_WINDOW)
         high += mm->task_size - PGD_DEFAULT_MAP_WINDOW;
-    long r = unmapped_area(mm, true, len, (flags & PGD_MAP_ABOVE4G) ? 1ULL << 32 : PAGE_SIZE, high);
+    long r = unmapped_area(mm, true, len, align_mask, (flags & PGD_MAP_ABOVE4G) ? 1ULL << 32 : PAGE_SIZE, high);
     if (r >= 0)
         return r;
-    return get_area_bottomup(mm, addr, len, flags);
+    return get_area_bottomup(mm, addr, len, flags, align_mask);
+}
+
+/* The mm's allocator: top-down, or bottom-up with the legacy layout. */
+static long get_area_aligned(const struct mm *mm, uint64_t addr, uint64_t len, uint64_t flags, uint64_t align_mask)
+{
+    return mm->cfg.legacy_layout ? get_area_bottomup(mm, addr, len, flags, align_mask)
+                                 : get_area_topdown(mm, addr, len, flags, align_mask);
 }
 
 static long get_area(const struct mm *mm, uint64_t addr, uint64_t len, uint64_t flags)
 {
-    return mm->cfg.legacy_layout ? get_area_bottomup(mm, addr, len, flags) : get_area_topdown(mm, addr, len, flags);
+    return get_area_aligned(mm, addr, len, flags, 0);
+}
+
+/* hugetlb_get_unmapped_area(): whole huge pages (EINVAL), a fixed address huge-page
+ * aligned (EINVAL), a hint rounded up to a huge page, and a search aligned to the
+ * huge page size (x86's get_align_mask() of a hugetlbfs file). */
+static long hugetlb_area(const struct mm *mm, uint64_t addr, uint64_t len, uint64_t flags, uint64_t hsize)
+{
+    if (len & (hsize - 1))
+        return -EINVAL;
+    if ((flags & PGD_MAP_FIXED) && (addr & (hsize - 1)))
+        return -EINVAL;
+    if (addr)
+        addr = (addr + hsize - 1) & ~(hsize - 1); /* ALIGN(), which may wrap to 0 */
+    return get_area_aligned(mm, addr, len, flags, hsize - PAGE_SIZE);
 }
 
 /* __thp_get_unmapped_area(): place a large mapping so that file offset and address
@@ -142,11 +172,14 @@ long mm_get_unmapped_area(struct mm *mm, struct mm_file *file, uint64_t addr, ui
                           uint64_t flags, uint64_t vm_flags)
 {
     long r;
+    uint64_t hsize = hugetlbfs_page_size(file);
     if (len > mm->task_size)
         return -ENOMEM;
     if (!file)
         pgoff = 0;
-    if (file && file->thp_aligned && !(flags & PGD_MAP_FIXED) && mm->cfg.thp_enabled) {
+    if (hsize) {
+        r = hugetlb_area(mm, addr, len, flags, hsize);
+    } else if (file && file->thp_aligned && !(flags & PGD_MAP_FIXED) && mm->cfg.thp_enabled) {
         r = thp_area(mm, addr, len, pgoff << PAGE_SHIFT, flags);
         if (!r)
             r = get_area(mm, addr, len, flags);
@@ -191,10 +224,12 @@ static uint64_t calc_vm_flag_bits(uint64_t flags)
            (flags & PGD_MAP_SYNC ? VM_SYNC : 0) | (flags & PGD_MAP_STACK ? VM_NOHUGEPAGE : 0);
 }
 
-/* accountable_mapping(): private writable, not NORESERVE. */
+/* accountable_mapping(): private writable, not NORESERVE, not hugetlbfs (whose pages
+ * are reserved from the huge page pool instead). */
 static bool accountable(const struct mm_file *file, uint64_t vm_flags)
 {
-    (void)file;
+    if (hugetlbfs_page_size(file))
+        return false;
     return (vm_flags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) == VM_WRITE;
 }
 
@@ -231,101 +266,208 @@ static uint64_t accounted_pages_in(const struct mm *mm, uint64_t start, uint64_t
     return n;
 }
 
-/* __mmap_region(): put [addr, addr+len) in place, unmapping what MAP_FIXED covers. */
+/* hugetlb_vm_op_split(): a hugetlb VMA splits only at a huge page boundary. */
+static int hugetlb_vm_op_split(struct vm_area *vma, uint64_t addr)
+{
+    return (addr & (vma_page_size(vma) - 1)) ? -EINVAL : 0;
+}
+
+const struct vm_operations hugetlb_vm_ops = {.may_split = hugetlb_vm_op_split};
+
+/* hugetlbfs_file_mmap(): the VMA becomes VM_HUGETLB|VM_DONTEXPAND (so it never merges);
+ * the file offset must be huge-page aligned (EINVAL); without VM_NORESERVE the pages
+ * are reserved from the pool now, ENOMEM when it is short.  pagoda keeps no count of
+ * earlier reservations: the pool is compared with this mapping alone (the reference
+ * machine's pool is empty). */
+static int hugetlbfs_mmap(const struct mm *mm, uint64_t hsize, uint64_t *vm_flags, uint64_t pgoff, uint64_t len)
+{
+    *vm_flags |= VM_HUGETLB | VM_DONTEXPAND;
+    if (pgoff & ((hsize >> PAGE_SHIFT) - 1))
+        return -EINVAL;
+    if (*vm_flags & VM_NORESERVE)
+        return 0;
+    int pool = hsize == HPAGE_SIZE_1G ? mm->cfg.hugetlb_pages_1g : mm->cfg.hugetlb_pages_2m;
+    return pool < 0 || (uint64_t)pool < len / hsize ? -ENOMEM : 0;
+}
+
+/* The work __mmap_new_vma() does once the old mappings are cleared: the file's ->mmap
+ * hook, or shmem_zero_setup() for shared anonymous memory (and shared /dev/zero),
+ * which charges the pages unless VM_NORESERVE.  May add flags; 0 or -errno. */
+static int mmap_setup_hook(const struct mm *mm, const struct mm_file *file, uint64_t *vm_flags, uint64_t pgoff,
+                           uint64_t len, bool shmem)
+{
+    if (shmem)
+        return !(*vm_flags & VM_NORESERVE) && mm_vm_enough_memory(mm, len >> PAGE_SHIFT) ? -ENOMEM : 0;
+    if (!file)
+        return 0;
+    if (file->sync_capable && (*vm_flags & VM_SYNC))
+        return -EOPNOTSUPP; /* ext4/xfs: VM_SYNC needs DAX */
+    uint64_t hsize = hugetlbfs_page_size(file);
+    return hsize ? hugetlbfs_mmap(mm, hsize, vm_flags, pgoff, len) : 0;
+}
+
+/* __mmap_complete(): what a locked mapping adds to locked_vm.  Special and hugetlb
+ * VMAs are never locked: they lose the lock flags instead. */
+static void mmap_account_locked(struct mm *mm, struct vm_area *vma, uint64_t vm_flags, uint64_t pages)
+{
+    if (!(vm_flags & VM_LOCKED))
+        return;
+    if (vm_flags & (VM_SPECIAL | VM_HUGETLB))
+        vma->flags &= ~VM_LOCKED_MASK;
+    else
+        mm->locked_vm += pages;
+}
+
+/* Install the new VMA for [addr, addr+len) (the range is free): merged with a
+ * neighbour when possible, else a VMA of its own.  Takes a reference on vfile for
+ * the VMA.  The VMA, or NULL when out of memory. */
+static struct vm_area *mmap_new_vma(struct mm *mm, struct mm_file *vfile, uint64_t addr, uint64_t len,
+                                    uint64_t vm_flags, uint64_t pgoff, bool shared_anon)
+{
+    struct vm_area *next = mm_find_vma(mm, addr);
+    struct vm_area *prev = next ? vma_prev(next) : vma_of(mm->vmas.last);
+    struct vma_merge vmg = {.start = addr, .end = addr + len, .pgoff = pgoff, .flags = vm_flags, .file = vfile,
+                            .prev = prev, .next = next};
+    struct vm_area *vma = NULL;
+    if (!shared_anon)
+        vma = vma_merge_new_range(mm, &vmg);
+    if (vma)
+        return vma;
+    vma = vma_alloc(mm);
+    if (!vma)
+        return NULL;
+    vma_set_range(vma, addr, addr + len, pgoff);
+    vma->flags = vm_flags;
+    vma->file = vfile ? mm_file_get(vfile) : NULL;
+    if (vm_flags & VM_HUGETLB)
+        vma->ops = &hugetlb_vm_ops;
+    vma_link(mm, vma);
+    return vma;
+}
+
+/* __mmap_region(): put [addr, addr+len) in place, unmapping what MAP_FIXED covers.
+ * As __mmap_setup() does, the VMAs the range cuts are split first (those splits stay
+ * when a later check fails), then come the address-space limit and the commit
+ * charge, then the old mappings are cleared and the file's hook runs: a failing hook
+ * leaves a hole where a MAP_FIXED target was. */
 static long mmap_region(struct mm *mm, struct mm_file *file, uint64_t addr, uint64_t len, uint64_t vm_flags,
                         uint64_t pgoff, bool shared_anon)
 {
     uint64_t end = addr + len, pages = len >> PAGE_SHIFT;
-    if (!may_expand_vm(mm, vm_flags, pages)) {
-        uint64_t overlap = count_vma_pages_range(mm, addr, end);
-        if (!may_expand_vm(mm, vm_flags, pages - overlap))
-            return -ENOMEM;
-    }
-    int err = munmap_precheck(mm, addr, end);
+    int err = munmap_gather(mm, addr, end);
     if (err)
         return err;
+    if (!may_expand_vm(mm, vm_flags, pages - count_vma_pages_range(mm, addr, end)))
+        return -ENOMEM;
     if (accountable(file, vm_flags)) {
         uint64_t charged = pages - accounted_pages_in(mm, addr, end);
         if (charged && mm_vm_enough_memory(mm, charged))
             return -ENOMEM;
         vm_flags |= VM_ACCOUNT;
     }
-    bool dev_zero_shared = file && file->is_dev_zero && (vm_flags & VM_SHARED);
-    /* shmem_zero_setup() -> shmem_acct_size(): shared anonymous memory is charged
-     * unless VM_NORESERVE.  For MAP_SHARED|MAP_ANONYMOUS this fails before anything
-     * is unmapped, so a MAP_FIXED target survives. */
-    if (shared_anon && !(vm_flags & VM_NORESERVE) && mm_vm_enough_memory(mm, pages))
-        return -ENOMEM;
-    if (file) {
-        /* A file's ->mmap hook runs after vms_clean_up_area() removed what MAP_FIXED
-         * covers: when the hook fails, the old mappings are gone (a hole). */
-        int hook_err = 0;
-        if (file->sync_capable && (vm_flags & VM_SYNC))
-            hook_err = -EOPNOTSUPP; /* ext4/xfs: VM_SYNC needs DAX */
-        else if (dev_zero_shared && !(vm_flags & VM_NORESERVE) && mm_vm_enough_memory(mm, pages))
-            hook_err = -ENOMEM; /* mmap_zero -> shmem_zero_setup */
-        if (hook_err) {
-            err = do_munmap_range(mm, addr, end);
-            return err ? err : hook_err;
-        }
-    }
+    bool shmem = shared_anon || (file && file->is_dev_zero && (vm_flags & VM_SHARED));
+    int hook_err = mmap_setup_hook(mm, file, &vm_flags, pgoff, len, shmem);
     err = do_munmap_range(mm, addr, end);
-    if (err)
-        return err;
+    PAGODA_BUG_ON(err, "unmapping a range whose edge VMAs are already split cannot fail");
+    if (hook_err)
+        return hook_err;
 
     struct mm_file *vfile = file;
-    if (shared_anon || (file && file->is_dev_zero && (vm_flags & VM_SHARED))) {
+    if (shmem) {
         vfile = shmem_object(mm, len);
         if (!vfile)
             return -ENOMEM;
         pgoff = 0;
-    } else if (file) {
-        mm_file_get(file);
     }
-
-    struct vm_area *prev = NULL, *next = mm_find_vma(mm, addr);
-    prev = next ? vma_prev(next) : vma_of(mm->vmas.last);
-    struct vma_merge vmg = {.start = addr, .end = end, .pgoff = pgoff, .flags = vm_flags, .file = vfile,
-                            .prev = prev, .next = next};
-    struct vm_area *vma = NULL;
-    if (!vfile || !vfile->is_shmem || !shared_anon)
-        vma = vma_merge_new_range(mm, &vmg);
-    if (vma) {
-        if (vfile)
-            mm_file_put(vfile);
-    } else {
-        vma = vma_alloc(mm);
-        if (!vma) {
-            if (vfile)
-                mm_file_put(vfile);
-            return -ENOMEM;
-        }
-        vma_set_range(vma, addr, end, pgoff);
-        vma->flags = vm_flags;
-        vma->file = vfile;
-        vma_link(mm, vma);
-    }
+    struct vm_area *vma = mmap_new_vma(mm, vfile, addr, len, vm_flags, pgoff, shared_anon);
+    if (shmem)
+        mm_file_put(vfile);
+    if (!vma)
+        return -ENOMEM;
     vm_stat_account(mm, vm_flags, (long)pages);
-    if (vm_flags & VM_LOCKED)
-        mm->locked_vm += pages;
+    mmap_account_locked(mm, vma, vm_flags, pages);
     return (long)addr;
 }
 
-long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, struct mm_file *file,
-             uint64_t pgoff)
+/* do_mmap()'s rules for a file mapping, in its order: file_mmap_ok() (EOVERFLOW), the
+ * type (unknown flags with MAP_SHARED_VALIDATE: EOPNOTSUPP; write access: EACCES),
+ * noexec mounts (EPERM), an mmap operation (ENODEV), no growsdown (EINVAL).  Adds the
+ * sharing flags to *vm_flags; 0 or -errno. */
+static long mmap_file_rules(const struct mm_file *file, uint64_t flags, uint64_t prot, uint64_t len, uint64_t pgoff,
+                            uint64_t *vm_flags)
 {
-    long r;
-    if (flags & PGD_MAP_HUGETLB) {
-        unsigned log = (unsigned)((flags >> PGD_MAP_HUGE_SHIFT) & PGD_MAP_HUGE_MASK);
-        if (file)
-            return -EINVAL; /* not a hugetlbfs file */
-        if (log && log != 21 && log != 30)
-            return -EINVAL;
-        uint64_t hsize = log == 30 ? 1ULL << 30 : PMD_SIZE;
-        len = (len + hsize - 1) & ~(hsize - 1);
-        if ((flags & (PGD_MAP_FIXED | PGD_MAP_FIXED_NOREPLACE)) && (addr & (hsize - 1)) && len)
-            return -EINVAL; /* hugetlb_get_unmapped_area: a fixed address must be huge-aligned */
+    /* file_mmap_ok(): regular files reach LLONG_MAX, other files ULONG_MAX. */
+    uint64_t maxsize = file->regular ? 0x7fffffffffffffffULL : UINT64_MAX;
+    if (len > maxsize || pgoff > (maxsize - len) >> PAGE_SHIFT)
+        return -EOVERFLOW;
+    switch (flags & PGD_MAP_TYPE) {
+    case PGD_MAP_SHARED:
+        flags &= LEGACY_MAP_MASK; /* unknown flags are ignored with plain MAP_SHARED */
+        /* fallthrough */
+    case PGD_MAP_SHARED_VALIDATE: {
+        uint64_t mask = LEGACY_MAP_MASK | (file->sync_capable ? (uint64_t)PGD_MAP_SYNC : 0);
+        if (flags & ~mask)
+            return -EOPNOTSUPP;
+        if ((prot & PGD_PROT_WRITE) && !file->writable)
+            return -EACCES;
+        if (file->append_only && file->writable)
+            return -EACCES;
+        *vm_flags |= VM_SHARED | VM_MAYSHARE;
+        if (!file->writable)
+            *vm_flags &= ~(VM_MAYWRITE | VM_SHARED);
     }
+        /* fallthrough */
+    case PGD_MAP_PRIVATE:
+        if (!file->readable)
+            return -EACCES;
+        if (file->noexec) {
+            if (*vm_flags & VM_EXEC)
+                return -EPERM;
+            *vm_flags &= ~VM_MAYEXEC;
+        }
+        if (!file->mmappable)
+            return -ENODEV;
+        if (*vm_flags & VM_GROWSDOWN)
+            return -EINVAL;
+        return 0;
+    default:
+        return -EINVAL;
+    }
+}
+
+/* do_mmap()'s rules for an anonymous mapping: the type (EINVAL for unknown ones),
+ * no growsdown shared memory, MAP_DROPPABLE's restrictions.  Sets the flags, the
+ * pgoff (the page number of addr for private maps) and whether it is shared
+ * anonymous memory; 0 or -EINVAL. */
+static long mmap_anon_rules(uint64_t flags, uint64_t addr, uint64_t *vm_flags, uint64_t *pgoff, bool *shared_anon)
+{
+    switch (flags & PGD_MAP_TYPE) {
+    case PGD_MAP_SHARED:
+        if (*vm_flags & VM_GROWSDOWN)
+            return -EINVAL;
+        *pgoff = 0;
+        *vm_flags |= VM_SHARED | VM_MAYSHARE;
+        *shared_anon = true;
+        return 0;
+    case PGD_MAP_DROPPABLE:
+        /* Locked, hugetlb or stack areas make no sense droppable. */
+        if ((flags & (PGD_MAP_LOCKED | PGD_MAP_HUGETLB)) || (*vm_flags & VM_GROWSDOWN))
+            return -EINVAL;
+        *vm_flags |= VM_DROPPABLE | VM_NORESERVE | VM_WIPEONFORK | VM_DONTDUMP;
+        /* fallthrough */
+    case PGD_MAP_PRIVATE:
+        *pgoff = addr >> PAGE_SHIFT;
+        return 0;
+    default:
+        return -EINVAL;
+    }
+}
+
+/* do_mmap(): the checks in Linux's order, then mmap_region() and population.  A
+ * hugetlbfs file's length is already whole huge pages. */
+static long do_mmap(struct mm *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, struct mm_file *file,
+                    uint64_t pgoff)
+{
     if (!len)
         return -EINVAL;
     if (flags & PGD_MAP_FIXED_NOREPLACE)
@@ -346,117 +488,74 @@ long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64_t
 
     uint64_t vm_flags = calc_vm_prot_bits(prot) | calc_vm_flag_bits(flags) | mm->def_flags | VM_MAYREAD |
                         VM_MAYWRITE | VM_MAYEXEC;
-    bool shared_anon = false;
-    uint64_t type = flags & PGD_MAP_TYPE;
-
-    r = mm_get_unmapped_area(mm, file, addr, len, pgoff, flags, vm_flags);
+    long r = mm_get_unmapped_area(mm, file, addr, len, pgoff, flags, vm_flags);
     if (r < 0)
         return r;
     addr = (uint64_t)r;
     if ((flags & PGD_MAP_FIXED_NOREPLACE) && vma_tree_find_intersection(&mm->vmas, addr, addr + len))
         return -EEXIST;
-    if (flags & PGD_MAP_LOCKED) {
-        if (!mm->cfg.cap_ipc_lock && mm->cfg.rlimit_memlock == 0)
-            return -EPERM;
-    }
+    if ((flags & PGD_MAP_LOCKED) && !mm->cfg.cap_ipc_lock && mm->cfg.rlimit_memlock == 0)
+        return -EPERM;
     if ((vm_flags & VM_LOCKED) && !mlock_allowed(mm, len >> PAGE_SHIFT))
         return -EAGAIN;
 
-    if (file) {
-        /* file_mmap_ok(): regular files reach LLONG_MAX, other files ULONG_MAX. */
-        uint64_t maxsize = file->regular ? 0x7fffffffffffffffULL : UINT64_MAX;
-        if (len > maxsize || pgoff > (maxsize - len) >> PAGE_SHIFT)
-            return -EOVERFLOW;
-        switch (type) {
-        case PGD_MAP_SHARED:
-            flags &= LEGACY_MAP_MASK; /* unknown flags are ignored with plain MAP_SHARED */
-            /* fallthrough */
-        case PGD_MAP_SHARED_VALIDATE: {
-            uint64_t mask = LEGACY_MAP_MASK | (file->sync_capable ? (uint64_t)PGD_MAP_SYNC : 0);
-            if (flags & ~mask)
-                return -EOPNOTSUPP;
-            if ((prot & PGD_PROT_WRITE) && !file->writable)
-                return -EACCES;
-            if (file->append_only && file->writable)
-                return -EACCES;
-            vm_flags |= VM_SHARED | VM_MAYSHARE;
-            if (!file->writable)
-                vm_flags &= ~(VM_MAYWRITE | VM_SHARED);
-        }
-            /* fallthrough */
-        case PGD_MAP_PRIVATE:
-            if (!file->readable)
-                return -EACCES;
-            if (file->noexec) {
-                if (vm_flags & VM_EXEC)
-                    return -EPERM;
-                vm_flags &= ~VM_MAYEXEC;
-            }
-            if (!file->mmappable)
-                return -ENODEV;
-            if (vm_flags & VM_GROWSDOWN)
-                return -EINVAL;
-            break;
-        default:
-            return -EINVAL;
-        }
-    } else if (flags & PGD_MAP_HUGETLB) {
-        /* Anonymous MAP_HUGETLB maps a hugetlbfs file (hugetlb_file_setup), so the
-         * file rules apply: a file type, no growsdown, validated flags. */
-        switch (type) {
-        case PGD_MAP_SHARED:
-            flags &= LEGACY_MAP_MASK;
-            /* fallthrough */
-        case PGD_MAP_SHARED_VALIDATE:
-            if (flags & ~LEGACY_MAP_MASK)
-                return -EOPNOTSUPP;
-            vm_flags |= VM_SHARED | VM_MAYSHARE;
-            /* fallthrough */
-        case PGD_MAP_PRIVATE:
-            if (vm_flags & VM_GROWSDOWN)
-                return -EINVAL;
-            break;
-        default:
-            return -EINVAL;
-        }
-    } else {
-        switch (type) {
-        case PGD_MAP_SHARED:
-            if (vm_flags & VM_GROWSDOWN)
-                return -EINVAL;
-            pgoff = 0;
-            vm_flags |= VM_SHARED | VM_MAYSHARE;
-            shared_anon = true;
-            break;
-        case PGD_MAP_DROPPABLE:
-            /* Locked, hugetlb or stack areas make no sense droppable. */
-            if ((flags & (PGD_MAP_LOCKED | PGD_MAP_HUGETLB)) || (vm_flags & VM_GROWSDOWN))
-                return -EINVAL;
-            vm_flags |= VM_DROPPABLE | VM_NORESERVE | VM_WIPEONFORK | VM_DONTDUMP;
-            /* fallthrough */
-        case PGD_MAP_PRIVATE:
-            pgoff = addr >> PAGE_SHIFT;
-            break;
-        default:
-            return -EINVAL;
-        }
-    }
-    if ((flags & PGD_MAP_NORESERVE) && mm->cfg.overcommit != 2)
+    bool shared_anon = false;
+    r = file ? mmap_file_rules(file, flags, prot, len, pgoff, &vm_flags)
+             : mmap_anon_rules(flags, addr, &vm_flags, &pgoff, &shared_anon);
+    if (r)
+        return r;
+    /* MAP_NORESERVE is honoured unless overcommit is strict - and always for
+     * hugetlbfs, which otherwise reserves huge pages. */
+    if ((flags & PGD_MAP_NORESERVE) && (mm->cfg.overcommit != 2 || hugetlbfs_page_size(file)))
         vm_flags |= VM_NORESERVE;
-    if (flags & PGD_MAP_HUGETLB) {
-        /* The pool is empty on the reference machine: the reservation fails. */
-        unsigned log = (unsigned)((flags >> PGD_MAP_HUGE_SHIFT) & PGD_MAP_HUGE_MASK);
-        int pool = log == 30 ? mm->cfg.hugetlb_pages_1g : mm->cfg.hugetlb_pages_2m;
-        uint64_t hsize = log == 30 ? 1ULL << 30 : PMD_SIZE;
-        if ((uint64_t)pool < len / hsize)
-            return -ENOMEM;
-        vm_flags |= VM_HUGETLB | VM_DONTEXPAND;
-    }
 
     r = mmap_region(mm, file, addr, len, vm_flags, pgoff, shared_anon);
     if (r >= 0 && ((vm_flags & VM_LOCKED) || (flags & (PGD_MAP_POPULATE | PGD_MAP_NONBLOCK)) == PGD_MAP_POPULATE))
         mm_populate_range(mm, addr, addr + len);
     mm_validate(mm);
+    return r;
+}
+
+/* hstate_sizelog(): the huge page size the MAP_HUGE_* bits of a MAP_HUGETLB call
+ * name (none: the default 2 MiB), or 0 when no hstate has that size. */
+static uint64_t hugetlb_size_of_flags(uint64_t flags)
+{
+    unsigned log = (unsigned)((flags >> PGD_MAP_HUGE_SHIFT) & PGD_MAP_HUGE_MASK);
+    if (!log || log == 21)
+        return HPAGE_SIZE_2M;
+    return log == 30 ? HPAGE_SIZE_1G : 0;
+}
+
+/* ALIGN(len, size) as the kernel computes it: wraps to 0 past the top. */
+static uint64_t align_up_wrapping(uint64_t len, uint64_t size)
+{
+    return (len + size - 1) & ~(size - 1);
+}
+
+/* ksys_mmap_pgoff(): a hugetlbfs file maps whole huge pages, MAP_HUGETLB with any
+ * other file is EINVAL, and anonymous MAP_HUGETLB first makes an unlinked hugetlbfs
+ * file of the size the MAP_HUGE_* bits name (EINVAL for sizes without an hstate) -
+ * which uses an inode number even when the mapping then fails. */
+long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, struct mm_file *file,
+             uint64_t pgoff)
+{
+    uint64_t hsize = hugetlbfs_page_size(file);
+    if (file) {
+        if (!hsize && (flags & PGD_MAP_HUGETLB))
+            return -EINVAL;
+        return do_mmap(mm, addr, hsize ? align_up_wrapping(len, hsize) : len, prot, flags, file, pgoff);
+    }
+    if (!(flags & PGD_MAP_HUGETLB))
+        return do_mmap(mm, addr, len, prot, flags, NULL, pgoff);
+    hsize = hugetlb_size_of_flags(flags);
+    if (!hsize)
+        return -EINVAL;
+    len = align_up_wrapping(len, hsize);
+    struct mm_file *hf = hugetlbfs_anon_file(mm, hsize, len);
+    if (!hf)
+        return -ENOMEM;
+    long r = do_mmap(mm, addr, len, prot, flags, hf, pgoff);
+    mm_file_put(hf);
     return r;
 }
 

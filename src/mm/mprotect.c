@@ -119,6 +119,8 @@ long mm_mprotect(struct mm *mm, uint64_t start, uint64_t len, uint64_t prot)
             break;
         tmp = vma_end(prev);
         nstart = tmp;
+        if (tmp >= end) /* done: skip the loop test's look at the next VMA */
+            break;
         vma = vma_next(prev);
     }
     if (!err && tmp < end)

@@ -77,11 +77,12 @@ static bool mlock_future_ok(const struct mm *mm, uint64_t vm_flags, uint64_t byt
     return (bytes >> PAGE_SHIFT) + mm->locked_vm <= mm->cfg.rlimit_memlock >> PAGE_SHIFT;
 }
 
-/* align_hugetlb(): hugetlb lengths are whole huge pages (pagoda keeps no hstate per
- * VMA: 2 MiB is assumed), addresses huge-aligned, and growth is refused. */
+/* align_hugetlb(): hugetlb lengths are whole huge pages of the VMA, addresses (also
+ * an unused new_addr) huge-aligned, and growth is refused (the reservation cannot be
+ * split). */
 static bool align_hugetlb(struct remap *r)
 {
-    const uint64_t hmask = PMD_SIZE - 1;
+    const uint64_t hmask = vma_page_size(r->vma) - 1;
     r->old_len = (r->old_len + hmask) & ~hmask;
     r->new_len = (r->new_len + hmask) & ~hmask;
     if ((r->addr & hmask) || (r->new_addr & hmask))
@@ -130,11 +131,18 @@ static int check_prep_vma(struct mm *mm, struct remap *r)
         return -EAGAIN;
     if (!may_expand_vm(mm, vma->flags, r->delta >> PAGE_SHIFT))
         return -ENOMEM;
-    /* vrm_calc_charge(): accounted growth must pass the overcommit policy. */
-    if ((vma->flags & VM_ACCOUNT) &&
-        mm_vm_enough_memory(mm, ((r->flags & PGD_MREMAP_DONTUNMAP) ? new_len : r->delta) >> PAGE_SHIFT))
-        return -ENOMEM;
     return 0;
+}
+
+/* vrm_calc_charge(): an accounted VMA's new pages must pass the overcommit policy -
+ * all of new_len with DONTUNMAP, else the difference of the lengths.  Checked only
+ * when the work is about to be done: after a FIXED target was already unmapped. */
+static bool charge_ok(const struct mm *mm, const struct remap *r)
+{
+    if (!(r->vma->flags & VM_ACCOUNT))
+        return true;
+    uint64_t bytes = (r->flags & PGD_MREMAP_DONTUNMAP) ? r->new_len : r->delta;
+    return !mm_vm_enough_memory(mm, bytes >> PAGE_SHIFT);
 }
 
 /* ---- page tables ------------------------------------------------------------------ */
@@ -362,14 +370,15 @@ static int copy_vma_and_data(struct mm *mm, struct remap *r, struct vm_area **nv
     return err;
 }
 
-/* dontunmap_complete(): the old VMA stays, empty, and is no longer locked.  Linux leaves locked_vm as it was here (so VmLck over-counts); pagoda
- * keeps locked_vm equal to the VM_LOCKED pages, as mm_check() demands. */
-static void dontunmap_complete(struct mm *mm, struct remap *r, struct vm_area *nv)
+/* dontunmap_complete(): the old VMA stays, empty, and is no longer locked.  Like
+ * Linux, locked_vm is left alone: move_vma() has added the new range, and the pages
+ * the old VMA no longer locks stay counted, so VmLck (and the RLIMIT_MEMLOCK checks
+ * that read locked_vm) over-count from here on; mm_check() allows exactly that.  When
+ * the copy merged with the source itself, the merged VMA loses its lock flags. */
+static void dontunmap_complete(struct remap *r, struct vm_area *nv)
 {
     struct vm_area *old = r->vma;
     bool whole = r->addr == vma_start(old) && r->addr + r->old_len == vma_end(old);
-    if (old->flags & VM_LOCKED)
-        mm->locked_vm -= vma_pages(old);
     /* Only the mlock flags: since 2025 ("mm/mremap: do not clear VM_ACCOUNT on
      * DONTUNMAP") the old VMA stays accounted, as 6.18 hosts show by merging it
      * with accounted neighbours. */
@@ -396,13 +405,15 @@ static long move_vma(struct mm *mm, struct remap *r)
     int err = prep_move(mm, r);
     if (err)
         return err;
+    if (!charge_ok(mm, r))
+        return -ENOMEM;
     struct vm_area *nv;
     err = copy_vma_and_data(mm, r, &nv);
     if (err && !nv)
         return err;
     remap_stat_account(mm, r->vma, r->new_len);
     if (!err && (r->flags & PGD_MREMAP_DONTUNMAP))
-        dontunmap_complete(mm, r, nv);
+        dontunmap_complete(r, nv);
     else
         unmap_source(mm, r);
     return err ? err : (long)r->new_addr;
@@ -444,6 +455,8 @@ static bool vma_expandable(struct mm *mm, const struct vm_area *vma, uint64_t de
  * it, merging with the next VMA when that is compatible. */
 static long expand_in_place(struct mm *mm, struct remap *r)
 {
+    if (!charge_ok(mm, r))
+        return -ENOMEM;
     struct vm_area *vma = r->vma;
     struct vma_merge vmg = {.start = vma_end(vma), .end = vma_end(vma) + r->delta,
                             .pgoff = vma->pgoff + vma_pages(vma), .flags = vma->flags, .file = vma->file,
@@ -557,7 +570,8 @@ static long remap_move(struct mm *mm, struct remap *r)
         if (!seen)
             res = got;
         seen = true;
-        target = (uint64_t)got + len;
+        /* new_len, not len: a hugetlb piece was rounded to whole huge pages. */
+        target = (uint64_t)got + r->new_len;
         pos = piece + len;
     }
     return res;

@@ -192,7 +192,8 @@ enum {
     S_ACCESS = 32,  /* may be accessible (not PROT_NONE) */
     S_SHARED = 64,  /* shared mapping: locking never write-faults it */
     S_DANGER = 128, /* MAP_DROPPABLE or MAP_HUGETLB: never lock or populate */
-    S_HUGETLB = 256, /* MAP_HUGETLB: mremap rounds lengths to 2 MiB */
+    S_HUGETLB = 256, /* MAP_HUGETLB: mremap rounds lengths to huge pages (2 MiB) */
+    S_HUGE_1G = 512, /* ... of 1 GiB (MAP_HUGE_1GB) */
 };
 
 struct span {
@@ -532,7 +533,7 @@ static uint16_t map_bits(uint64_t prot, uint64_t flags, bool file)
     if (type == M_DROPPABLE)
         bits |= S_DANGER | S_PRIVW;
     if (flags & M_HUGETLB)
-        bits |= S_DANGER | S_HUGETLB;
+        bits |= S_DANGER | S_HUGETLB | (((flags >> M_HUGE_SHIFT) & 0x3f) == 30 ? S_HUGE_1G : 0);
     if (file)
         bits |= S_FILE;
     if (prot & (P_READ | P_WRITE | P_EXEC))
@@ -606,7 +607,8 @@ static uint64_t any_map_extras(uint64_t prot, uint64_t type, bool anon, uint64_t
     if (chance(3)) f |= M_32BIT;
     if (chance(1)) f |= M_ABOVE4G;
     if (chance(2)) {
-        static const uint64_t sizes[] = {0, 21ULL << M_HUGE_SHIFT, 25ULL << M_HUGE_SHIFT};
+        static const uint64_t sizes[] = {0, 21ULL << M_HUGE_SHIFT, 25ULL << M_HUGE_SHIFT,
+                                         30ULL << M_HUGE_SHIFT};
         f |= M_HUGETLB | ONE_OF(sizes);
         if (chance(50))
             f |= M_NORESERVE; /* succeeds without a pool */
@@ -1018,12 +1020,15 @@ static bool remap_refused_early(const struct remap_call *c)
     return (c->flags & MR_FIXED) && (c->new_addr & (PAGE - 1));
 }
 
-/* A length as mremap applies it: hugetlb mappings round it up to 2 MiB. */
+/* A length as mremap applies it: hugetlb mappings round it up to their huge page
+ * size (2 MiB, or 1 GiB). */
 static uint64_t remap_len(uint64_t old, uint64_t len)
 {
-    if (!(shadow_bits(page_down(old), page_down(old) + PAGE) & S_HUGETLB))
+    uint16_t bits = shadow_bits(page_down(old), page_down(old) + PAGE);
+    if (!(bits & S_HUGETLB))
         return len;
-    return len > UINT64_MAX - 2 * MIB ? UINT64_MAX : (len + 2 * MIB - 1) & ~(2 * MIB - 1);
+    uint64_t huge = (bits & S_HUGE_1G) ? 1024 * MIB : 2 * MIB;
+    return len > UINT64_MAX - huge ? UINT64_MAX : (len + huge - 1) & ~(huge - 1);
 }
 
 static bool remap_allowed(const struct remap_call *c)
