@@ -203,37 +203,12 @@ int mm_exec_extend_stack(struct mm *mm, uint64_t addr)
 
 /* ---- bss ------------------------------------------------------------------------------ */
 
-/* do_brk_flags(): an anonymous area at [addr, addr+len), which must be free; joins an
- * identical area ending at addr (brk's just_expand merge) or is made anew. */
+/* The bss's anonymous area: do_brk_flags() after the area below addr, if any. */
 static int brk_area(struct mm *mm, uint64_t addr, uint64_t len, uint64_t flags)
 {
-    uint64_t pages = len >> PAGE_SHIFT;
-    if (!may_expand_vm(mm, flags, pages))
-        return -ENOMEM;
-    if (mm->map_count > mm->cfg.max_map_count)
-        return -ENOMEM;
-    if (mm_vm_enough_memory(mm, pages))
-        return -ENOMEM;
     struct vm_area *next = mm_find_vma(mm, addr);
     struct vm_area *prev = next ? vma_prev(next) : vma_of(mm->vmas.last);
-    struct vm_area *vma = NULL;
-    if (prev && vma_end(prev) == addr) {
-        struct vma_merge vmg = {.start = addr, .end = addr + len, .pgoff = addr >> PAGE_SHIFT, .flags = flags,
-                                .prev = prev, .just_expand = true};
-        vma = vma_merge_new_range(mm, &vmg);
-    }
-    if (!vma) {
-        vma = vma_alloc(mm);
-        if (!vma)
-            return -ENOMEM;
-        vma_set_range(vma, addr, addr + len, addr >> PAGE_SHIFT);
-        vma->flags = flags;
-        vma_link(mm, vma);
-    }
-    vm_stat_account(mm, flags, (long)pages);
-    if (flags & VM_LOCKED)
-        mm->locked_vm += pages;
-    return 0;
+    return do_brk_flags(mm, prev, addr, len, flags);
 }
 
 int mm_exec_brk_flags(struct mm *mm, uint64_t addr, uint64_t len, uint64_t vm_exec)

@@ -88,6 +88,12 @@ struct vm_area *vma_merge_new_range(struct mm *mm, struct vma_merge *vmg);
 struct vm_area *vma_modify(struct mm *mm, struct vm_area *prev, struct vm_area *vma, uint64_t start, uint64_t end,
                            const struct vma_merge *attrs, int *err);
 
+/* do_brk_flags(): an anonymous area of `flags` at [addr, addr+len), which must be free:
+ * prev is extended when it ends at addr and the attributes allow (brk's just_expand
+ * merge), else a new VMA is linked.  Checks RLIMIT_AS/DATA, max_map_count and the commit
+ * charge first.  0 or -ENOMEM.  brk and the ELF loader's bss use it. */
+int do_brk_flags(struct mm *mm, struct vm_area *prev, uint64_t addr, uint64_t len, uint64_t flags);
+
 /* Unmap [start,end): split edges, zap pages, free VMAs.  do_vmi_align_munmap(). */
 int do_munmap_range(struct mm *mm, uint64_t start, uint64_t end);
 /* The first half of it (vms_gather_munmap_vmas()): the map-count check and the splits

@@ -573,10 +573,8 @@ long mm_munmap(struct mm *mm, uint64_t start, uint64_t len)
 
 /* ---- brk -------------------------------------------------------------------------- */
 
-/* do_brk_flags(): extend the heap VMA below addr, or make a new one. */
-static int do_brk_flags(struct mm *mm, struct vm_area *brkvma, uint64_t addr, uint64_t len)
+int do_brk_flags(struct mm *mm, struct vm_area *prev, uint64_t addr, uint64_t len, uint64_t flags)
 {
-    uint64_t flags = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_ACCOUNT | mm->def_flags;
     uint64_t pages = len >> PAGE_SHIFT;
     if (!may_expand_vm(mm, flags, pages))
         return -ENOMEM;
@@ -585,9 +583,9 @@ static int do_brk_flags(struct mm *mm, struct vm_area *brkvma, uint64_t addr, ui
     if (mm_vm_enough_memory(mm, pages))
         return -ENOMEM;
     struct vm_area *vma = NULL;
-    if (brkvma && vma_end(brkvma) == addr) {
+    if (prev && vma_end(prev) == addr) {
         struct vma_merge vmg = {.start = addr, .end = addr + len, .pgoff = addr >> PAGE_SHIFT, .flags = flags,
-                                .prev = brkvma, .just_expand = true};
+                                .prev = prev, .just_expand = true};
         vma = vma_merge_new_range(mm, &vmg);
     }
     if (!vma) {
@@ -598,8 +596,7 @@ static int do_brk_flags(struct mm *mm, struct vm_area *brkvma, uint64_t addr, ui
         vma->flags = flags;
         vma_link(mm, vma);
     }
-    mm->total_vm += pages;
-    mm->data_vm += pages;
+    vm_stat_account(mm, flags, (long)pages);
     if (flags & VM_LOCKED)
         mm->locked_vm += pages;
     return 0;
@@ -640,7 +637,8 @@ long mm_brk(struct mm *mm, uint64_t brk)
     struct vm_area *brkvma = next ? vma_prev(next) : vma_of(mm->vmas.last);
     if (brkvma && vma_end(brkvma) <= mm->start_brk)
         brkvma = NULL;
-    if (do_brk_flags(mm, brkvma, oldbrk, newbrk - oldbrk))
+    uint64_t flags = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_ACCOUNT | mm->def_flags;
+    if (do_brk_flags(mm, brkvma, oldbrk, newbrk - oldbrk, flags))
         return (long)origbrk;
     mm->brk = brk;
     if (mm->def_flags & VM_LOCKED)
