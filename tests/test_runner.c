@@ -32,36 +32,10 @@
 
 /* ------------------------------------------------------------- helpers ---- */
 
-/* Free every process, check that every frame came back, free the machine. */
-static void kernel_teardown(struct kernel *k)
-{
-    if (!k)
-        return;
-    while (k->procs)
-        kernel_reap(k, k->procs);
-    test_leak_audit(k->phys);
-    kernel_destroy(k);
-}
-
-static struct kernel *boot(void)
-{
-    struct kernel_config cfg;
-    struct kernel *k;
-    kernel_config_default(&cfg);
-    assert_int_equal(kernel_create(&cfg, &k), 0);
-    return k;
-}
-
-static long sys(struct kernel *k, struct process *p, long nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
-                uint64_t a4, uint64_t a5)
-{
-    const uint64_t args[6] = {a0, a1, a2, a3, a4, a5};
-    return kernel_syscall(k, p, nr, args);
-}
 
 static long sys_open(struct kernel *k, struct process *p, long dirfd, const char *path, long flags)
 {
-    return sys(k, p, NR_openat, (uint64_t)dirfd, (uint64_t)(uintptr_t)path, (uint64_t)flags, 0, 0, 0);
+    return test_sys(k, p, NR_openat, (uint64_t)dirfd, (uint64_t)(uintptr_t)path, (uint64_t)flags, 0, 0, 0);
 }
 
 /* What a run printed, and how it ended. */
@@ -238,14 +212,14 @@ static void test_config_tlb(void **state)
     assert_int_equal(kernel_create(&cfg, &k), 0);
     assert_int_equal(k->cpu.tlb.l1d[TLB_4K].entries, 32);
     assert_true(k->cpu.cr4 & CR4_LA57);
-    kernel_teardown(k);
+    test_kernel_teardown(k);
 }
 
 /* ------------------------------------------------------------ processes ---- */
 
 static void test_processes(void **state)
 {
-    struct kernel *k = boot();
+    struct kernel *k = test_boot();
     assert_false(k->booted);
     struct process *a = kernel_new_process(k, 0), *b = kernel_new_process(k, 500), *c = kernel_new_process(k, 0);
     assert_non_null(a);
@@ -265,14 +239,14 @@ static void test_processes(void **state)
     assert_int_equal(a->files->fd[0]->refcount, 3);
     assert_null(a->files->fd[3]);
     /* exit_group ends the process; later calls find no process. */
-    assert_int_equal(sys(k, b, NR_exit_group, 3, 0, 0, 0, 0, 0), 0);
+    assert_int_equal(test_sys(k, b, NR_exit_group, 3, 0, 0, 0, 0, 0), 0);
     assert_true(b->exited);
     assert_int_equal(b->exit_code, 3);
     assert_null(b->mm);
-    assert_int_equal(sys(k, b, NR_close, 0, 0, 0, 0, 0, 0), -ESRCH);
+    assert_int_equal(test_sys(k, b, NR_close, 0, 0, 0, 0, 0, 0), -ESRCH);
     kernel_reap(k, b);
     assert_null(kernel_find(k, 500));
-    kernel_teardown(k);
+    test_kernel_teardown(k);
 }
 
 static void test_syscall_names(void **state)
@@ -308,52 +282,52 @@ static void test_syscall_names(void **state)
 
 static void test_syscall_misc(void **state)
 {
-    struct kernel *k = boot();
+    struct kernel *k = test_boot();
     struct process *p = kernel_new_process(k, 0);
     /* personality: the old value; 0xffffffff only asks. */
-    assert_int_equal(sys(k, p, NR_personality, 0xffffffff, 0, 0, 0, 0, 0), 0);
-    assert_int_equal(sys(k, p, NR_personality, 0x0040000, 0, 0, 0, 0, 0), 0);
-    assert_int_equal(sys(k, p, NR_personality, 0xffffffff, 0, 0, 0, 0, 0), 0x40000);
-    assert_int_equal(sys(k, p, NR_personality, 0, 0, 0, 0, 0, 0), 0x40000);
+    assert_int_equal(test_sys(k, p, NR_personality, 0xffffffff, 0, 0, 0, 0, 0), 0);
+    assert_int_equal(test_sys(k, p, NR_personality, 0x0040000, 0, 0, 0, 0, 0), 0);
+    assert_int_equal(test_sys(k, p, NR_personality, 0xffffffff, 0, 0, 0, 0, 0), 0x40000);
+    assert_int_equal(test_sys(k, p, NR_personality, 0, 0, 0, 0, 0, 0), 0x40000);
     /* prctl: only PR_SET_VMA is modelled. */
-    assert_int_equal(sys(k, p, NR_prctl, 15, 0, 0, 0, 0, 0), -EINVAL);
-    assert_int_equal(sys(k, p, NR_prctl, 0x53564d41, 1, 0, 0, 0, 0), -EINVAL);
+    assert_int_equal(test_sys(k, p, NR_prctl, 15, 0, 0, 0, 0, 0), -EINVAL);
+    assert_int_equal(test_sys(k, p, NR_prctl, 0x53564d41, 1, 0, 0, 0, 0), -EINVAL);
     /* mlock2 flags other than MLOCK_ONFAULT. */
-    assert_int_equal(sys(k, p, NR_mlock2, 0x10000, 4096, 2, 0, 0, 0), -EINVAL);
+    assert_int_equal(test_sys(k, p, NR_mlock2, 0x10000, 4096, 2, 0, 0, 0), -EINVAL);
     /* Not simulated. */
-    assert_int_equal(sys(k, p, 0 /* read */, 0, 0, 0, 0, 0, 0), -ENOSYS);
-    assert_int_equal(sys(k, p, 9999, 0, 0, 0, 0, 0, 0), -ENOSYS);
-    kernel_teardown(k);
+    assert_int_equal(test_sys(k, p, 0 /* read */, 0, 0, 0, 0, 0, 0), -ENOSYS);
+    assert_int_equal(test_sys(k, p, 9999, 0, 0, 0, 0, 0, 0), -ENOSYS);
+    test_kernel_teardown(k);
 }
 
 /* ---------------------------------------------------------- descriptors ---- */
 
 static void test_fd_open_close(void **state)
 {
-    struct kernel *k = boot();
+    struct kernel *k = test_boot();
     struct process *p = kernel_new_process(k, 0);
     assert_int_equal(sys_open(k, p, AT_FDCWD_, "/etc/passwd", O_RDONLY_ | O_CLOEXEC_), 3);
     assert_true(p->files->cloexec[3]);
     assert_int_equal(sys_open(k, p, AT_FDCWD_, "/etc/passwd", O_RDONLY_), 4);
     assert_false(p->files->cloexec[4]);
     assert_ptr_not_equal(p->files->fd[3]->file, p->files->fd[4]->file); /* two descriptions */
-    assert_int_equal(sys(k, p, NR_close, 3, 0, 0, 0, 0, 0), 0);
-    assert_int_equal(sys(k, p, NR_close, 3, 0, 0, 0, 0, 0), -EBADF);
-    assert_int_equal(sys(k, p, NR_close, (uint64_t)-1, 0, 0, 0, 0, 0), -EBADF);
-    assert_int_equal(sys(k, p, NR_close, 5000, 0, 0, 0, 0, 0), -EBADF);
+    assert_int_equal(test_sys(k, p, NR_close, 3, 0, 0, 0, 0, 0), 0);
+    assert_int_equal(test_sys(k, p, NR_close, 3, 0, 0, 0, 0, 0), -EBADF);
+    assert_int_equal(test_sys(k, p, NR_close, (uint64_t)-1, 0, 0, 0, 0, 0), -EBADF);
+    assert_int_equal(test_sys(k, p, NR_close, 5000, 0, 0, 0, 0, 0), -EBADF);
     /* The lowest free descriptor is reused; open() is openat(AT_FDCWD). */
-    assert_int_equal(sys(k, p, NR_open, (uint64_t)(uintptr_t)"/etc/passwd", O_RDONLY_, 0, 0, 0, 0), 3);
+    assert_int_equal(test_sys(k, p, NR_open, (uint64_t)(uintptr_t)"/etc/passwd", O_RDONLY_, 0, 0, 0, 0), 3);
     assert_int_equal(sys_open(k, p, AT_FDCWD_, "/nonexistent/pagoda", O_RDONLY_), -ENOENT);
     assert_int_equal(sys_open(k, p, AT_FDCWD_, "", O_RDONLY_), -ENOENT);
     assert_int_equal(sys_open(k, p, AT_FDCWD_, NULL, O_RDONLY_), -EFAULT);
-    assert_int_equal(sys(k, p, NR_close, 1, 0, 0, 0, 0, 0), 0);
+    assert_int_equal(test_sys(k, p, NR_close, 1, 0, 0, 0, 0, 0), 0);
     assert_int_equal(sys_open(k, p, AT_FDCWD_, "/etc/passwd", O_RDONLY_), 1);
-    kernel_teardown(k);
+    test_kernel_teardown(k);
 }
 
 static void test_fd_dirfd(void **state)
 {
-    struct kernel *k = boot();
+    struct kernel *k = test_boot();
     struct process *p = kernel_new_process(k, 0);
     assert_int_equal(sys_open(k, p, AT_FDCWD_, "/etc", O_RDONLY_ | O_DIRECTORY_), 3);
     assert_int_equal(sys_open(k, p, 3, "passwd", O_RDONLY_), 4);
@@ -361,71 +335,71 @@ static void test_fd_dirfd(void **state)
     assert_int_equal(sys_open(k, p, 99, "passwd", O_RDONLY_), -EBADF);
     assert_int_equal(sys_open(k, p, 99, "/etc/passwd", O_RDONLY_), 5); /* absolute: dirfd ignored */
     assert_int_equal(sys_open(k, p, 3, "no-such-file-here", O_RDONLY_), -ENOENT);
-    kernel_teardown(k);
+    test_kernel_teardown(k);
 }
 
 static void test_fd_dup(void **state)
 {
-    struct kernel *k = boot();
+    struct kernel *k = test_boot();
     struct process *p = kernel_new_process(k, 0);
     assert_int_equal(sys_open(k, p, AT_FDCWD_, "/etc/passwd", O_RDONLY_), 3);
-    assert_int_equal(sys(k, p, NR_dup, 3, 0, 0, 0, 0, 0), 4);
+    assert_int_equal(test_sys(k, p, NR_dup, 3, 0, 0, 0, 0, 0), 4);
     assert_ptr_equal(p->files->fd[3], p->files->fd[4]); /* one description */
     assert_int_equal(p->files->fd[3]->refcount, 2);
-    assert_int_equal(sys(k, p, NR_dup, 9, 0, 0, 0, 0, 0), -EBADF);
+    assert_int_equal(test_sys(k, p, NR_dup, 9, 0, 0, 0, 0, 0), -EBADF);
     /* dup2 with equal descriptors: newfd if open, else EBADF. */
-    assert_int_equal(sys(k, p, NR_dup2, 3, 3, 0, 0, 0, 0), 3);
-    assert_int_equal(sys(k, p, NR_dup2, 9, 9, 0, 0, 0, 0), -EBADF);
-    assert_int_equal(sys(k, p, NR_dup2, 9, 10, 0, 0, 0, 0), -EBADF);
-    assert_int_equal(sys(k, p, NR_dup2, 3, 1024, 0, 0, 0, 0), -EBADF);
-    assert_int_equal(sys(k, p, NR_dup2, 3, (uint64_t)-1, 0, 0, 0, 0), -EBADF);
+    assert_int_equal(test_sys(k, p, NR_dup2, 3, 3, 0, 0, 0, 0), 3);
+    assert_int_equal(test_sys(k, p, NR_dup2, 9, 9, 0, 0, 0, 0), -EBADF);
+    assert_int_equal(test_sys(k, p, NR_dup2, 9, 10, 0, 0, 0, 0), -EBADF);
+    assert_int_equal(test_sys(k, p, NR_dup2, 3, 1024, 0, 0, 0, 0), -EBADF);
+    assert_int_equal(test_sys(k, p, NR_dup2, 3, (uint64_t)-1, 0, 0, 0, 0), -EBADF);
     /* dup3: flags first, then equal descriptors, then the descriptors. */
-    assert_int_equal(sys(k, p, NR_dup3, 3, 3, 0, 0, 0, 0), -EINVAL);
-    assert_int_equal(sys(k, p, NR_dup3, 9, 9, O_NONBLOCK_, 0, 0, 0), -EINVAL);
-    assert_int_equal(sys(k, p, NR_dup3, 3, 5, O_NONBLOCK_, 0, 0, 0), -EINVAL);
-    assert_int_equal(sys(k, p, NR_dup3, 9, 5, 0, 0, 0, 0), -EBADF);
-    assert_int_equal(sys(k, p, NR_dup3, 3, 5, O_CLOEXEC_, 0, 0, 0), 5);
+    assert_int_equal(test_sys(k, p, NR_dup3, 3, 3, 0, 0, 0, 0), -EINVAL);
+    assert_int_equal(test_sys(k, p, NR_dup3, 9, 9, O_NONBLOCK_, 0, 0, 0), -EINVAL);
+    assert_int_equal(test_sys(k, p, NR_dup3, 3, 5, O_NONBLOCK_, 0, 0, 0), -EINVAL);
+    assert_int_equal(test_sys(k, p, NR_dup3, 9, 5, 0, 0, 0, 0), -EBADF);
+    assert_int_equal(test_sys(k, p, NR_dup3, 3, 5, O_CLOEXEC_, 0, 0, 0), 5);
     assert_true(p->files->cloexec[5]);
     /* dup2 over an open descriptor closes it and clears close-on-exec. */
-    assert_int_equal(sys(k, p, NR_dup2, 0, 5, 0, 0, 0, 0), 5);
+    assert_int_equal(test_sys(k, p, NR_dup2, 0, 5, 0, 0, 0, 0), 5);
     assert_false(p->files->cloexec[5]);
     assert_ptr_equal(p->files->fd[5], p->files->fd[0]);
     assert_int_equal(p->files->fd[3]->refcount, 2);
-    kernel_teardown(k);
+    test_kernel_teardown(k);
 }
 
 static void test_fd_emfile(void **state)
 {
-    struct kernel *k = boot();
+    struct kernel *k = test_boot();
     struct process *p = kernel_new_process(k, 0);
     for (long fd = 3; fd < KERNEL_MAX_FDS; fd++)
-        assert_int_equal(sys(k, p, NR_dup, 0, 0, 0, 0, 0, 0), fd);
-    assert_int_equal(sys(k, p, NR_dup, 0, 0, 0, 0, 0, 0), -EMFILE);
+        assert_int_equal(test_sys(k, p, NR_dup, 0, 0, 0, 0, 0, 0), fd);
+    assert_int_equal(test_sys(k, p, NR_dup, 0, 0, 0, 0, 0, 0), -EMFILE);
     assert_int_equal(sys_open(k, p, AT_FDCWD_, "/etc/passwd", O_RDONLY_), -EMFILE);
     assert_int_equal(sys_open(k, p, AT_FDCWD_, "", O_RDONLY_), -ENOENT); /* the name is checked first */
-    assert_int_equal(sys(k, p, NR_dup2, 0, 1023, 0, 0, 0, 0), 1023);  /* replacing needs no free slot */
-    kernel_teardown(k);
+    assert_int_equal(test_sys(k, p, NR_dup2, 0, 1023, 0, 0, 0, 0), 1023);  /* replacing needs no free slot */
+    test_kernel_teardown(k);
 }
 
 static void test_mmap_entry_checks(void **state)
 {
-    struct kernel *k = boot();
+    struct kernel *k = test_boot();
     struct process *p = kernel_new_process(k, 0);
     const uint64_t priv = 0x02, anon = 0x20, read = 0x1;
     /* The offset is checked first, even for anonymous maps and bad descriptors. */
-    assert_int_equal(sys(k, p, NR_mmap, 0, 4096, read, priv | anon, (uint64_t)-1, 1), -EINVAL);
-    assert_int_equal(sys(k, p, NR_mmap, 0, 4096, read, priv, 77, 4095), -EINVAL);
+    assert_int_equal(test_sys(k, p, NR_mmap, 0, 4096, read, priv | anon, (uint64_t)-1, 1), -EINVAL);
+    assert_int_equal(test_sys(k, p, NR_mmap, 0, 4096, read, priv, 77, 4095), -EINVAL);
     /* A file map needs an open descriptor: -1, closed, out of range. */
-    assert_int_equal(sys(k, p, NR_mmap, 0, 4096, read, priv, (uint64_t)-1, 0), -EBADF);
-    assert_int_equal(sys(k, p, NR_mmap, 0, 4096, read, priv, 7, 0), -EBADF);
-    assert_int_equal(sys(k, p, NR_mmap, 0, 4096, read, priv, 4096, 0), -EBADF);
+    assert_int_equal(test_sys(k, p, NR_mmap, 0, 4096, read, priv, (uint64_t)-1, 0), -EBADF);
+    assert_int_equal(test_sys(k, p, NR_mmap, 0, 4096, read, priv, 7, 0), -EBADF);
+    assert_int_equal(test_sys(k, p, NR_mmap, 0, 4096, read, priv, 4096, 0), -EBADF);
     assert_int_equal(sys_open(k, p, AT_FDCWD_, "/etc/passwd", O_RDONLY_), 3);
-    assert_int_equal(sys(k, p, NR_close, 3, 0, 0, 0, 0, 0), 0);
-    assert_int_equal(sys(k, p, NR_mmap, 0, 4096, read, priv, 3, 0), -EBADF);
+    assert_int_equal(test_sys(k, p, NR_close, 3, 0, 0, 0, 0, 0), 0);
+    assert_int_equal(test_sys(k, p, NR_mmap, 0, 4096, read, priv, 3, 0), -EBADF);
     /* An O_PATH descriptor cannot be mapped. */
     assert_int_equal(sys_open(k, p, AT_FDCWD_, "/etc/passwd", O_PATH_), 3);
-    assert_int_equal(sys(k, p, NR_mmap, 0, 4096, read, priv, 3, 0), -EBADF);
-    kernel_teardown(k);
+    assert_int_equal(test_sys(k, p, NR_mmap, 0, 4096, read, priv, 3, 0), -EBADF);
+    test_kernel_teardown(k);
 }
 
 /* ------------------------------------------------------------------ abi ---- */
@@ -747,14 +721,14 @@ static void test_run_config(void **state)
 static void test_run_walk_block(void **state)
 {
     /* The walk of an address in an empty address space, compared with itself. */
-    struct kernel *k = boot();
+    struct kernel *k = test_boot();
     struct process *p = kernel_new_process(k, 0);
     char *walk = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&walk, &len);
     pt_trace_print(&p->mm->pt, 0x400000, f);
     fclose(f);
-    kernel_teardown(k);
+    test_kernel_teardown(k);
     assert_true(len > 0);
 
     size_t cap = len + 64;

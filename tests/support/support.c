@@ -2,6 +2,8 @@
 
 #include <stdio.h>
 
+#include <pagoda/kernel.h>
+
 struct phys *test_phys(uint64_t bytes, bool poison)
 {
     struct phys_config cfg = {.ram_bytes = bytes, .poison = poison};
@@ -18,4 +20,30 @@ void test_leak_audit(struct phys *phys)
                 (unsigned long long)(phys->managed_frames - phys->free_frames),
                 (unsigned long long)phys->managed_frames);
     assert_int_equal(phys->free_frames, phys->managed_frames);
+}
+
+struct kernel *test_boot(void)
+{
+    struct kernel_config cfg;
+    struct kernel *k = NULL;
+    kernel_config_default(&cfg);
+    assert_int_equal(kernel_create(&cfg, &k), 0);
+    return k;
+}
+
+void test_kernel_teardown(struct kernel *k)
+{
+    if (!k)
+        return;
+    while (k->procs)
+        kernel_reap(k, k->procs);
+    test_leak_audit(k->phys);
+    kernel_destroy(k);
+}
+
+long test_sys(struct kernel *k, struct process *p, long nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+              uint64_t a4, uint64_t a5)
+{
+    const uint64_t args[6] = {a0, a1, a2, a3, a4, a5};
+    return kernel_syscall(k, p, nr, args);
 }

@@ -19,4 +19,18 @@ struct phys *test_phys(uint64_t bytes, bool poison);
 /* Leak audit: every frame is back on the free lists and the allocator is sound. */
 void test_leak_audit(struct phys *phys);
 
+struct kernel;
+struct process;
+
+/* A machine booted with the default configuration (kernel_config_default). */
+struct kernel *test_boot(void);
+
+/* Free every process, check that every frame came back, free the machine.  NULL is
+ * fine. */
+void test_kernel_teardown(struct kernel *k);
+
+/* A system call in p with six argument registers. */
+long test_sys(struct kernel *k, struct process *p, long nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+              uint64_t a4, uint64_t a5);
+
 #endif
