@@ -273,13 +273,10 @@ long kernel_syscall(struct kernel *k, struct process *p, long nr, const uint64_t
         return -ESRCH;
     if (!kernel_implements(nr))
         return -ENOSYS;
-    struct mm *mm = p->mm; /* exit and execve may free p's task or replace its mm */
-    if (mm)
-        mm->users++;
     long r = dispatch_mm(k, p, nr, args);
-    if (mm && --mm->users <= 0)
-        mm_destroy(mm);
-    else if (PAGODA_CHECKING && mm)
-        mm_check(mm);
+    /* A task is never freed by its own call (an ended one stays a zombie), but exit
+     * drops its mm and execve replaces it: check whichever it has now. */
+    if (PAGODA_CHECKING && p->mm)
+        mm_check(p->mm);
     return r;
 }
