@@ -195,6 +195,9 @@ struct mm_config {
     int hugetlb_pages_1g;
 };
 
+/* Resident pages of an mm by kind (Linux's MM_* rss counters, mm_rss_stat). */
+enum mm_rss_kind { MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES, MM_NR_RSS };
+
 struct mm {
     struct vma_tree vmas;
     struct pgtable pt;
@@ -212,7 +215,64 @@ struct mm {
     uint64_t anon_vma_ids;     /* counter naming new anon_vmas */
     uint64_t shmem_inodes;     /* counter for shared-anonymous inode numbers */
     int users;
+    int64_t rss[MM_NR_RSS];    /* pages mapped, by kind: add_mm_counter() */
+    uint64_t hiwater_rss;      /* VmHWM: the largest rss seen (pages) */
+    uint64_t hiwater_vm;       /* VmPeak: the largest total_vm seen (pages) */
 };
+
+/* ---- machine-wide accounting (src/mm/machine.c) ----------------------------------- */
+
+/* /proc/vmstat's event counters, in the order /proc/vmstat prints them (6.18). */
+#define MM_VM_EVENTS(X)                                                                    \
+    X(PGALLOC_NORMAL, "pgalloc_normal")                                                    \
+    X(PGFREE, "pgfree")                                                                    \
+    X(PGLAZYFREE, "pglazyfree")                                                            \
+    X(PGFAULT, "pgfault")                                                                  \
+    X(PGMAJFAULT, "pgmajfault")                                                            \
+    X(PGLAZYFREED, "pglazyfreed")                                                          \
+    X(PGREUSE, "pgreuse")                                                                  \
+    X(HTLB_BUDDY_ALLOC_SUCCESS, "htlb_buddy_alloc_success")                                \
+    X(HTLB_BUDDY_ALLOC_FAIL, "htlb_buddy_alloc_fail")                                      \
+    X(THP_FAULT_ALLOC, "thp_fault_alloc")                                                  \
+    X(THP_FAULT_FALLBACK, "thp_fault_fallback")                                            \
+    X(THP_SPLIT_PAGE, "thp_split_page")                                                    \
+    X(THP_DEFERRED_SPLIT_PAGE, "thp_deferred_split_page")                                  \
+    X(THP_SPLIT_PMD, "thp_split_pmd")                                                      \
+    X(THP_SPLIT_PUD, "thp_split_pud")                                                      \
+    X(THP_ZERO_PAGE_ALLOC, "thp_zero_page_alloc")                                          \
+    X(THP_ZERO_PAGE_ALLOC_FAILED, "thp_zero_page_alloc_failed")
+
+#define MM_VM_EVENT_ENUM(id, name) VM_##id,
+enum vm_event { MM_VM_EVENTS(MM_VM_EVENT_ENUM) VM_NR_EVENTS };
+#undef MM_VM_EVENT_ENUM
+
+/* The memory manager's state for one machine (one struct phys), shared by every mm on
+ * it: event counters now; the zero page, page caches and the kernel half may move here. */
+struct mm_machine {
+    uint64_t events[VM_NR_EVENTS];
+};
+
+/* The machine state of phys, created on first use (and freed by phys_destroy). */
+struct mm_machine *mm_machine_of(struct phys *phys);
+
+/* count_vm_events(): add n to a machine-wide event counter. */
+static inline void count_vm_events(struct phys *phys, enum vm_event e, uint64_t n)
+{
+    mm_machine_of(phys)->events[e] += n;
+}
+
+/* /proc/vmstat's name of an event. */
+const char *vm_event_name(enum vm_event e);
+
+/* add_mm_counter(): pages of one kind mapped (n > 0) or unmapped (n < 0) in mm; keeps
+ * the high-water mark. */
+static inline void mm_rss_add(struct mm *mm, enum mm_rss_kind kind, long n)
+{
+    mm->rss[kind] += n;
+    uint64_t rss = (uint64_t)(mm->rss[MM_FILEPAGES] + mm->rss[MM_ANONPAGES] + mm->rss[MM_SHMEMPAGES]);
+    if (rss > mm->hiwater_rss)
+        mm->hiwater_rss = rss;
+}
 
 void mm_config_default(struct mm_config *cfg);
 

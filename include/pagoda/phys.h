@@ -108,6 +108,10 @@ struct phys {
     uint64_t wmark[PHYS_NR_WMARKS];             /* in frames */
     bool poison;
     struct phys_stats stats;
+    /* The owner's machine-wide state (the memory manager's struct mm_machine): hw never
+     * looks inside; phys_destroy calls owner_release(owner_state) when it is set. */
+    void *owner_state;
+    void (*owner_release)(void *state);
 };
 
 /* Allocation flags. */

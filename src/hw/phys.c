@@ -356,6 +356,8 @@ void phys_destroy(struct phys *phys)
 {
     if (!phys)
         return;
+    if (phys->owner_release)
+        phys->owner_release(phys->owner_state);
     if (phys->ram)
         munmap(phys->ram, phys->ram_bytes);
     if (phys->pages)

@@ -270,6 +270,8 @@ void vma_anon_prepare(struct mm *mm, struct vm_area *vma)
 void vm_stat_account(struct mm *mm, uint64_t flags, long npages)
 {
     mm->total_vm += (uint64_t)npages;
+    if (mm->total_vm > mm->hiwater_vm)
+        mm->hiwater_vm = mm->total_vm;
     if (is_exec_mapping(flags))
         mm->exec_vm += (uint64_t)npages;
     else if (is_stack_mapping(flags))
