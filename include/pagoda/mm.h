@@ -218,7 +218,20 @@ struct mm {
     int64_t rss[MM_NR_RSS];    /* pages mapped, by kind: add_mm_counter() */
     uint64_t hiwater_rss;      /* VmHWM: the largest rss seen (pages) */
     uint64_t hiwater_vm;       /* VmPeak: the largest total_vm seen (pages) */
+    /* flush_tlb_range(): called after PTEs of [start, end) were cleared, pointed
+     * elsewhere or lost rights, so that no CPU keeps a stale translation.  The kernel
+     * sets it (the memory manager knows no CPUs); NULL: nothing is cached. */
+    void (*tlb_flush)(struct mm *mm, uint64_t start, uint64_t end, void *ctx);
+    void *tlb_flush_ctx;
 };
+
+/* flush_tlb_range(mm, start, end): every memory-manager path that clears a PTE, moves
+ * it or takes a right away calls this after the change. */
+static inline void mm_flush_tlb_range(struct mm *mm, uint64_t start, uint64_t end)
+{
+    if (mm->tlb_flush && end > start)
+        mm->tlb_flush(mm, start, end, mm->tlb_flush_ctx);
+}
 
 /* ---- machine-wide accounting (src/mm/machine.c) ----------------------------------- */
 
