@@ -185,6 +185,30 @@ static const char *maps_text(const struct mm *mm)
 
 /* ---- mremap: argument checks ---------------------------------------------------------- */
 
+/* mprotect's no-op fast path (a range inside one VMA that already has the rights,
+ * decided from the lookup index's copy of the flags) answers as the full path does. */
+static void test_mprotect_noop_fast_path(void **state)
+{
+    (void)state;
+    struct mm *mm = mm_new();
+    for (unsigned i = 0; i < 200; i++) /* alternating rights: 200 VMAs, an index */
+        map_at(mm, 2 * i, 1, i & 1 ? RO : RW, PRIV_ANON);
+    assert_non_null(mm->vmas.index);
+    assert_int_equal(mm_mprotect(mm, A(20), PG, RW), 0);
+    assert_int_equal(mm_mprotect(mm, A(21), PG, RO), -ENOMEM); /* a hole */
+    assert_int_equal(mm->map_count, 200);
+    assert_int_equal(mm_install_special(mm, A(1000), 2 * PG, VM_READ | VM_MAYREAD, NULL), 0);
+    assert_int_equal(mm_mprotect(mm, A(1000), PG, RO), 0);
+    assert_int_equal(mm_mprotect(mm, A(1001), PG, RW), -EACCES); /* no VM_MAYWRITE */
+    /* A real change after a no-op: the index's copy follows it. */
+    assert_int_equal(mm_mprotect(mm, A(22), PG, RO), 0);
+    assert_int_equal(vma_at(mm, 22)->flags & VM_ACCESS_FLAGS, VM_READ);
+    assert_int_equal(mm_mprotect(mm, A(22), PG, RO), 0);
+    assert_int_equal(mm_mprotect(mm, A(22), PG, RW), 0);
+    assert_int_equal(vma_at(mm, 22)->flags & VM_ACCESS_FLAGS, VM_READ | VM_WRITE);
+    mm_done(mm);
+}
+
 static void test_mremap_argument_errors(void **state)
 {
     (void)state;
@@ -743,12 +767,14 @@ static void test_madvise_flag_advice_errors(void **state)
     assert_int_equal(vma_at(mm, 12)->flags & VM_WIPEONFORK, 0);
     /* A sealed read-only anonymous VMA refuses discards only. */
     map_at(mm, 20, 1, RO, PRIV_ANON);
-    vma_at(mm, 20)->flags |= VM_SEALED;
+    vma_at(mm, 20)->flags |= VM_SEALED; /* as mseal() would: the tree's copy too */
+    vma_tree_set_tag(&mm->vmas, &vma_at(mm, 20)->node, vma_at(mm, 20)->flags);
     assert_int_equal(mm_madvise(mm, A(20), PG, MADV_DONTNEED), -EPERM);
     assert_int_equal(mm_madvise(mm, A(20), PG, MADV_DONTFORK), -EPERM);
     assert_int_equal(mm_madvise(mm, A(20), PG, MADV_WILLNEED), 0);
     assert_int_equal(mm_mremap(mm, A(20), PG, PG, MAYMOVE | FIXED, A(30)), -EPERM);
     vma_at(mm, 20)->flags &= ~VM_SEALED;
+    vma_tree_set_tag(&mm->vmas, &vma_at(mm, 20)->node, vma_at(mm, 20)->flags);
     mm_done(mm);
 }
 
@@ -1471,6 +1497,7 @@ int main(void)
         cmocka_unit_test(test_madvise_common_rules),
         cmocka_unit_test(test_madvise_flags_split_and_merge),
         cmocka_unit_test(test_madvise_eagain_at_map_limit),
+        cmocka_unit_test(test_mprotect_noop_fast_path),
         cmocka_unit_test(test_madvise_flag_advice_errors),
         cmocka_unit_test(test_madvise_dontneed_and_free),
         cmocka_unit_test(test_madvise_remove_cold_pageout),

@@ -1127,6 +1127,7 @@ struct sorted_model {
     int ids[IDX_POOL];
     size_t count;
     uint64_t start[IDX_POOL], end[IDX_POOL]; /* units */
+    uint64_t tag[IDX_POOL];
     bool in_tree[IDX_POOL];
     bool indexed;
 };
@@ -1165,6 +1166,15 @@ static void check_model_at(struct fixture *f, const struct tvma *pool,
     uint64_t end = addr + 3 * f->unit;
     assert_ptr_equal(vma_tree_find_intersection(&f->tree, addr, end),
                      want && want->start < end ? want : NULL);
+    /* The summary, from the index's copy when there is one, is the model's node. */
+    struct vma_summary sum = {1, 1, 1};
+    assert_ptr_equal(vma_tree_find_summary(&f->tree, addr, &sum), want);
+    if (want) {
+        size_t k = (size_t)((const struct tvma *)want - pool);
+        assert_int_equal(sum.start, U(f, m->start[k]));
+        assert_int_equal(sum.end, U(f, m->end[k]));
+        assert_int_equal(sum.tag, m->tag[k]);
+    }
 }
 
 /* Insert pool node k somewhere random, usually into a gap: -EEXIST exactly when it
@@ -1188,6 +1198,7 @@ static void model_insert(struct fixture *f, struct tvma *pool, struct sorted_mod
     memset(n, 0, sizeof(*n));
     n->start = U(f, start);
     n->end = U(f, end);
+    n->tag = rnd_below(1000);
     assert_int_equal(vma_tree_insert(&f->tree, n), clash ? -EEXIST : 0);
     if (clash)
         return;
@@ -1196,6 +1207,7 @@ static void model_insert(struct fixture *f, struct tvma *pool, struct sorted_mod
     m->count++;
     m->start[k] = start;
     m->end[k] = end;
+    m->tag[k] = n->tag;
     m->in_tree[k] = true;
     if (m->count >= VMA_INDEX_BUILD_AT)
         m->indexed = true;
@@ -1254,8 +1266,12 @@ static void test_index_random_against_model(void **state)
     for (unsigned op = 0; op < IDX_OPS; op++) {
         size_t target = phase_target(op / 5000);
         uint64_t what = rnd_below(100);
-        if (what < 25 && m.count > 0) {
+        if (what < 20 && m.count > 0) {
             model_adjust(f, pool, &m, rnd_below(m.count));
+        } else if (what < 25 && m.count > 0) { /* a new tag, and its copy in the index */
+            int k = m.ids[rnd_below(m.count)];
+            m.tag[k] = rnd_below(1000);
+            vma_tree_set_tag(&f->tree, &pool[k].node, m.tag[k]);
         } else if ((m.count < target) == (what < 80) || m.count == 0) {
             int k;
             do
@@ -1289,7 +1305,7 @@ static void test_index_random_against_model(void **state)
 
 enum corruption {
     BAD_GAP, RED_ROOT, RED_RED, BAD_LIST, BAD_COUNT, OVERLAP, BAD_PARENT,
-    BAD_INDEX_KEY, LOST_INDEX,
+    BAD_INDEX_KEY, LOST_INDEX, STALE_TAG,
 };
 
 /* Break one invariant of a small tree. */
@@ -1305,6 +1321,7 @@ static void corrupt(struct fixture *f, enum corruption what)
     case OVERLAP: node_of(f, 'C')->start -= 2 * PAGE; break;
     case BAD_PARENT: root->left->parent = root->right; break;
     case BAD_INDEX_KEY: f->tree.first->next->index_key++; break;
+    case STALE_TAG: f->tree.first->next->tag++; break; /* not through vma_tree_set_tag */
     case LOST_INDEX: /* the child leaks the index; it aborts anyway */
         f->tree.index = NULL;
         f->tree.index_height = 0;
@@ -1366,6 +1383,7 @@ static void test_validate_catches_index_corruption(void **state)
     assert_non_null(f->tree.index);
     expect_validate_abort(f, BAD_INDEX_KEY, "index: each node is filed under its end");
     expect_validate_abort(f, LOST_INDEX, "has one unless a rebuild waits");
+    expect_validate_abort(f, STALE_TAG, "index: a leaf entry holds its node's start and tag");
     vma_tree_validate(&f->tree);
 }
 

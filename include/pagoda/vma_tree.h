@@ -15,7 +15,7 @@
  * it is never handed out.  See docs/vma-tree.md.
  *
  * Lookup index.  Once a tree holds VMA_INDEX_BUILD_AT nodes it also keeps a compact
- * B+tree keyed by end address (256-byte nodes of up to 15 sorted keys), which the
+ * B+tree keyed by end address (512-byte nodes of up to 15 sorted keys), which the
  * lookups (vma_tree_find and the functions built on it) descend instead of the
  * red-black tree: a few cache lines per level over 3 to 5 levels, instead of one cache
  * miss on each of ~20 levels.  The index only accelerates: the red-black tree and the
@@ -57,6 +57,15 @@ struct vma_node {
     struct vma_node *next, *prev;
     /* The mapped range [start, end); start < end.  Set by the caller. */
     uint64_t start, end;
+    /* A word of the caller's (the memory manager keeps the VMA's flags here), set before
+     * vma_tree_insert() and afterwards only through vma_tree_set_tag(): the lookup
+     * index keeps a copy, which vma_tree_find_summary() returns. */
+    uint64_t tag;
+};
+
+/* What vma_tree_find_summary() knows of a node without touching it. */
+struct vma_summary {
+    uint64_t start, end, tag;
 };
 
 /* A node of the lookup index (private to vma_tree.c). */
@@ -122,6 +131,15 @@ void vma_tree_adjusted(struct vma_tree *tree, struct vma_node *node);
 
 /* Linux's find_vma(): the lowest node with end > addr, or NULL.  O(log n). */
 struct vma_node *vma_tree_find(const struct vma_tree *tree, uint64_t addr);
+
+/* Change a linked node's tag (and the index's copy of it).  O(log n). */
+void vma_tree_set_tag(struct vma_tree *tree, struct vma_node *node, uint64_t tag);
+
+/* vma_tree_find(), also filling *sum with the node's start, end and tag; with the lookup
+ * index they come from the index's leaf, so the node itself is not read (a caller that
+ * needs only these saves the cache miss on it).  O(log n). */
+struct vma_node *vma_tree_find_summary(const struct vma_tree *tree, uint64_t addr,
+                                       struct vma_summary *sum);
 
 /* Linux's find_vma_prev(): vma_tree_find(addr), and in *pprev the node before it (the
  * last node when the result is NULL; NULL when there is none).  O(log n). */

@@ -35,6 +35,13 @@ void vma_free(struct vm_area *vma);                       /* drops file, anon_vm
 struct vm_area *vma_dup(const struct vm_area *src);       /* a copy, not linked */
 void vma_set_range(struct vm_area *vma, uint64_t start, uint64_t end, uint64_t pgoff);
 void vma_link(struct mm *mm, struct vm_area *vma);        /* insert; map_count++ */
+/* Change a linked VMA's flags: the tree's lookup index keeps a copy of them (node.tag)
+ * so that mprotect can see a no-op without reading the VMA; mm_check checks it. */
+static inline void vma_set_flags(struct mm *mm, struct vm_area *vma, uint64_t flags)
+{
+    vma->flags = flags;
+    vma_tree_set_tag(&mm->vmas, &vma->node, flags);
+}
 void vma_unlink(struct mm *mm, struct vm_area *vma);      /* remove; map_count-- */
 /* The VMA tree holds raw gaps (guard_below/above stay 0): Linux 6.x's allocator
  * applies the stack guard itself, looking at the VMA after the gap it found (see

@@ -140,7 +140,7 @@ static int madvise_update_vma(struct madv *m, uint64_t new_flags)
     if (!v)
         return err;
     m->vma = v;
-    v->flags = new_flags;
+    vma_set_flags(m->mm, v, new_flags);
     if (set_name && !anon_name_eq(v->anon_name, m->anon_name)) {
         struct anon_name *old = v->anon_name;
         v->anon_name = m->anon_name ? anon_name_get(m->anon_name) : NULL;
@@ -606,7 +606,7 @@ static int mlock_fixup(struct mm *mm, struct vm_area *vma, struct vm_area **out,
         mm->locked_vm -= pages;
     else if (!(oldflags & VM_LOCKED))
         mm->locked_vm += pages;
-    v->flags = newflags;
+    vma_set_flags(mm, v, newflags);
     *out = v;
     return 0;
 }

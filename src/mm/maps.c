@@ -220,7 +220,7 @@ static void infer_written_file_areas(struct mm *mm)
         struct vm_area *p = vma_prev(v);
         if (p && p->file && vma_end(p) == vma_start(v) && !(p->flags & (VM_WRITE | VM_MAYSHARE)) &&
             !strcmp(p->file->path, v->file->path) && p->pgoff + vma_pages(p) == v->pgoff && !p->anon_vma) {
-            p->flags |= VM_ACCOUNT;
+            vma_set_flags(mm, p, p->flags | VM_ACCOUNT);
             p->anon_vma = anon_vma_get(v->anon_vma);
             p->anon_chain = 1;
         }

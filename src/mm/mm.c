@@ -162,6 +162,7 @@ void vma_set_range(struct vm_area *vma, uint64_t start, uint64_t end, uint64_t p
 void vma_link(struct mm *mm, struct vm_area *vma)
 {
     vma->mm = mm;
+    vma->node.tag = vma->flags;
     int err = vma_tree_insert(&mm->vmas, &vma->node);
     PAGODA_BUG_ON(err, "a VMA is linked only where nothing is mapped");
     mm->map_count++;
@@ -620,6 +621,7 @@ void mm_check(const struct mm *mm)
     for (const struct vm_area *v = mm_first_vma(mm); v; v = vma_next(v)) {
         PAGODA_BUG_ON(vma_start(v) & ~PAGE_MASK || vma_end(v) & ~PAGE_MASK, "VMA boundaries are page aligned");
         PAGODA_BUG_ON(vma_start(v) >= vma_end(v), "a VMA is not empty");
+        PAGODA_BUG_ON(v->node.tag != v->flags, "the VMA tree's tag of a VMA is its flags");
         PAGODA_BUG_ON(v->mm != mm, "a VMA points back to its mm");
         PAGODA_BUG_ON((v->flags & VM_SHARED) && !(v->flags & VM_MAYSHARE), "VM_SHARED implies VM_MAYSHARE");
         PAGODA_BUG_ON(v->node.guard_below || v->node.guard_above, "the VMA tree holds raw gaps, guards are the allocator's");

@@ -313,7 +313,7 @@ static void mmap_account_locked(struct mm *mm, struct vm_area *vma, uint64_t vm_
     if (!(vm_flags & VM_LOCKED))
         return;
     if (vm_flags & (VM_SPECIAL | VM_HUGETLB))
-        vma->flags &= ~VM_LOCKED_MASK;
+        vma_set_flags(mm, vma, vma->flags & ~VM_LOCKED_MASK);
     else
         mm->locked_vm += pages;
 }

@@ -55,13 +55,20 @@ static int mprotect_fixup(struct mm *mm, struct vm_area *vma, struct vm_area **p
     if (!v)
         return err;
     *pprev = v;
-    v->flags = newflags;
+    vma_set_flags(mm, v, newflags);
     change_protection(mm, start, end, newflags);
     vm_stat_account(mm, oldflags, -(long)pages);
     vm_stat_account(mm, newflags, (long)pages);
     if ((oldflags & (VM_WRITE | VM_SHARED | VM_LOCKED)) == VM_LOCKED && (newflags & VM_WRITE))
         mm_populate_range(mm, start, end);
     return 0;
+}
+
+/* calc_vm_prot_bits() for mprotect: PROT_READ/WRITE/EXEC as VM_READ/WRITE/EXEC. */
+static uint64_t prot_to_vm_access(uint64_t prot)
+{
+    return (prot & PGD_PROT_READ ? VM_READ : 0) | (prot & PGD_PROT_WRITE ? VM_WRITE : 0) |
+           (prot & PGD_PROT_EXEC ? VM_EXEC : 0);
 }
 
 long mm_mprotect(struct mm *mm, uint64_t start, uint64_t len, uint64_t prot)
@@ -80,6 +87,18 @@ long mm_mprotect(struct mm *mm, uint64_t start, uint64_t len, uint64_t prot)
         return -ENOMEM;
     if (prot & ~(uint64_t)(PGD_PROT_READ | PGD_PROT_WRITE | PGD_PROT_EXEC | PGD_PROT_SEM))
         return -EINVAL;
+
+    /* One VMA holding the whole range already with these rights (the loop below would
+     * find newflags == oldflags and change nothing): decided from the lookup index's
+     * copy of the VMA's range and flags, without reading the VMA itself. */
+    struct vma_summary sum;
+    if (!grows && vma_tree_find_summary(&mm->vmas, start, &sum) && sum.start <= start && end <= sum.end) {
+        uint64_t newflags = prot_to_vm_access(prot) | (sum.tag & ~VM_ACCESS_FLAGS);
+        if ((newflags & ~(newflags >> 4)) & VM_ACCESS_FLAGS)
+            return -EACCES;
+        if (newflags == sum.tag)
+            return 0;
+    }
 
     struct vm_area *vma = vma_of(vma_tree_find_intersection(&mm->vmas, start, end));
     if (!vma)
@@ -106,9 +125,7 @@ long mm_mprotect(struct mm *mm, uint64_t start, uint64_t len, uint64_t prot)
             err = -ENOMEM;
             break;
         }
-        uint64_t newflags = (prot & PGD_PROT_READ ? VM_READ : 0) | (prot & PGD_PROT_WRITE ? VM_WRITE : 0) |
-                            (prot & PGD_PROT_EXEC ? VM_EXEC : 0);
-        newflags |= vma->flags & ~VM_ACCESS_FLAGS;
+        uint64_t newflags = prot_to_vm_access(prot) | (vma->flags & ~VM_ACCESS_FLAGS);
         if ((newflags & ~(newflags >> 4)) & VM_ACCESS_FLAGS) {
             err = -EACCES;
             break;

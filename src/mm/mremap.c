@@ -382,7 +382,7 @@ static void dontunmap_complete(struct remap *r, struct vm_area *nv)
     /* Only the mlock flags: since 2025 ("mm/mremap: do not clear VM_ACCOUNT on
      * DONTUNMAP") the old VMA stays accounted, as 6.18 hosts show by merging it
      * with accounted neighbours. */
-    old->flags &= ~VM_LOCKED_MASK;
+    vma_set_flags(old->mm, old, old->flags & ~VM_LOCKED_MASK);
     if (nv != old && whole && old->anon_vma) { /* unlink_anon_vmas() */
         anon_vma_put(old->anon_vma);
         old->anon_vma = NULL;

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* With checks on, trees up to this size are fully validated after every update;
  * larger ones get the O(log n) check of the touched paths. */
@@ -262,8 +263,10 @@ static struct vma_node *subtree_first(struct vma_node *node)
  * the root (an inner root at least two) and the nodes on the leftmost and rightmost
  * paths (see split_point()), so the height is O(log n).
  *
- * A node is four cache lines: the keys a descent searches in the first two, the slots
- * in the other two, which the descent prefetches while it searches the keys.
+ * A node is eight cache lines: the keys a descent searches in the first two, the slots
+ * in the next two, which the descent prefetches while it searches the keys, and in
+ * leaves each entry's start and tag (the caller's word: the VMA's flags) in the last
+ * four, so that vma_tree_find_summary() answers without reading the vma_node.
  *
  * The index changes only through insert (index_insert: splits, allocating first),
  * remove (index_remove: merges or evens out underfull nodes) and rekey (an end moved
@@ -279,16 +282,25 @@ union index_slot {
     struct vma_node *vma;         /* leaves */
 };
 
+/* What a leaf keeps of its node besides the end: the start and the caller's tag, so
+ * that vma_tree_find_summary() answers without touching the node (one cache miss per
+ * lookup among tens of thousands of VMAs).  Unused in inner nodes. */
+struct index_extra {
+    uint64_t start, tag;
+};
+
 struct vma_index_node {
     uint64_t keys[INDEX_SLOTS];
     uint64_t count;
     union index_slot slots[INDEX_SLOTS];
     uint64_t unused;
+    struct index_extra extra[INDEX_SLOTS];
+    uint64_t unused2[2];
 };
 
 _Static_assert(INDEX_SLOTS == 15, "keys_at_most() searches 15 slots in groups of four");
-_Static_assert(sizeof(struct vma_index_node) == 4 * INDEX_ALIGN,
-               "an index node is four cache lines");
+_Static_assert(sizeof(struct vma_index_node) == 8 * INDEX_ALIGN,
+               "an index node is eight cache lines: keys, slots, then the leaves' extras");
 
 /* The nodes and entry positions of one root-to-leaf descent; level 0 is the root. */
 struct index_path {
@@ -301,7 +313,8 @@ struct index_path {
  * slots where the count ends (the group's fourth key, if any, is above key), then the
  * group's first three keys finish it.  Few instructions and no mispredictions keep
  * several lookups in flight at once. */
-static unsigned keys_at_most(const struct vma_index_node *n, uint64_t key)
+static inline __attribute__((always_inline)) unsigned keys_at_most(const struct vma_index_node *n,
+                                                                    uint64_t key)
 {
     const uint64_t *k = n->keys;
     unsigned group = 4 * ((k[3] <= key) + (k[7] <= key) + (k[11] <= key));
@@ -340,11 +353,9 @@ static struct vma_index_node *index_node_new(struct vma_tree *tree)
     if (!n)
         return NULL;
     n->count = 0;
-    for (unsigned i = 0; i < INDEX_SLOTS; i++) {
+    memset(n, 0, sizeof(*n));
+    for (unsigned i = 0; i < INDEX_SLOTS; i++)
         n->keys[i] = UINT64_MAX;
-        n->slots[i].vma = NULL;
-    }
-    n->unused = 0;
     return n;
 }
 
@@ -376,18 +387,28 @@ static void index_give_up(struct vma_tree *tree)
 
 /* Put (key, slot) at `pos` of `n`, which has room, shifting the entries above up. */
 static void node_insert_at(struct vma_index_node *n, unsigned pos, uint64_t key,
-                           union index_slot slot)
+                           union index_slot slot, struct index_extra extra)
 {
     PAGODA_BUG_ON(n->count >= INDEX_SLOTS || pos > n->count,
                   "an index entry goes into a node with room, within its entries");
     for (unsigned i = (unsigned)n->count; i > pos; i--) {
         n->keys[i] = n->keys[i - 1];
         n->slots[i] = n->slots[i - 1];
+        n->extra[i] = n->extra[i - 1];
     }
     n->keys[pos] = key;
     n->slots[pos] = slot;
+    n->extra[pos] = extra;
     n->count++;
 }
+
+/* The extra of a leaf entry for `node`; inner entries have none. */
+static struct index_extra leaf_extra(const struct vma_node *node)
+{
+    return (struct index_extra){.start = node->start, .tag = node->tag};
+}
+
+static const struct index_extra no_extra;
 
 /* Take the entry at `pos` out of `n`, shifting the entries above down. */
 static void node_remove_at(struct vma_index_node *n, unsigned pos)
@@ -395,16 +416,19 @@ static void node_remove_at(struct vma_index_node *n, unsigned pos)
     for (unsigned i = pos; i + 1 < n->count; i++) {
         n->keys[i] = n->keys[i + 1];
         n->slots[i] = n->slots[i + 1];
+        n->extra[i] = n->extra[i + 1];
     }
     n->count--;
     n->keys[n->count] = UINT64_MAX;
     n->slots[n->count].vma = NULL;
+    n->extra[n->count] = no_extra;
 }
 
 /* Entries of up to two nodes lined up, for splitting and rebalancing. */
 struct index_run {
     uint64_t keys[2 * INDEX_SLOTS];
     union index_slot slots[2 * INDEX_SLOTS];
+    struct index_extra extra[2 * INDEX_SLOTS];
     unsigned count;
 };
 
@@ -413,6 +437,7 @@ static void run_append(struct index_run *run, const struct vma_index_node *n)
 {
     for (unsigned i = 0; i < n->count; i++) {
         run->keys[run->count] = n->keys[i];
+        run->extra[run->count] = n->extra[i];
         run->slots[run->count++] = n->slots[i];
     }
 }
@@ -426,6 +451,7 @@ static void run_fill(struct vma_index_node *n, const struct index_run *run, unsi
     for (unsigned i = 0; i < INDEX_SLOTS; i++) {
         n->keys[i] = i < n->count ? run->keys[from + i] : UINT64_MAX;
         n->slots[i] = i < n->count ? run->slots[from + i] : (union index_slot){.vma = NULL};
+        n->extra[i] = i < n->count ? run->extra[from + i] : no_extra;
     }
 }
 
@@ -502,16 +528,19 @@ static unsigned split_point(unsigned pos, bool leaf, bool leftmost, bool rightmo
 /* Insert (key, slot) at `pos` of the full node `n`, moving the entries from `split`
  * on (of the sixteen) into the empty node `right`. */
 static void split_insert(struct vma_index_node *n, struct vma_index_node *right, unsigned pos,
-                         unsigned split, uint64_t key, union index_slot slot)
+                         unsigned split, uint64_t key, union index_slot slot,
+                         struct index_extra extra)
 {
     struct index_run run = {.count = 0};
     run_append(&run, n);
     for (unsigned i = run.count; i > pos; i--) {
         run.keys[i] = run.keys[i - 1];
         run.slots[i] = run.slots[i - 1];
+        run.extra[i] = run.extra[i - 1];
     }
     run.keys[pos] = key;
     run.slots[pos] = slot;
+    run.extra[pos] = extra;
     run.count++;
     run_fill(n, &run, 0, split);
     run_fill(right, &run, split, run.count);
@@ -550,11 +579,12 @@ static int index_insert(struct vma_tree *tree, struct vma_node *node)
     node->index_key = node->end;
     uint64_t key = node->end;
     union index_slot slot = {.vma = node};
+    struct index_extra extra = leaf_extra(node);
     unsigned level = tree->index_height - 1;
     for (;;) {
         struct vma_index_node *n = path.node[level];
         if (n->count < INDEX_SLOTS) {
-            node_insert_at(n, path.pos[level], key, slot);
+            node_insert_at(n, path.pos[level], key, slot, extra);
             for (; level > 0; level--) /* n's largest key may have grown */
                 index_set_key(path.node[level - 1], path.pos[level - 1], path.node[level]);
             return 0;
@@ -563,11 +593,11 @@ static int index_insert(struct vma_tree *tree, struct vma_node *node)
         unsigned split = split_point(path.pos[level], level + 1 == tree->index_height,
                                      path_on_edge(&path, level, false),
                                      path_on_edge(&path, level, true));
-        split_insert(n, right, path.pos[level], split, key, slot);
+        split_insert(n, right, path.pos[level], split, key, slot, extra);
         if (level == 0) { /* the root split: a new root above both halves */
             struct vma_index_node *root = spare[--needed];
-            node_insert_at(root, 0, index_max(n), (union index_slot){.child = n});
-            node_insert_at(root, 1, index_max(right), (union index_slot){.child = right});
+            node_insert_at(root, 0, index_max(n), (union index_slot){.child = n}, no_extra);
+            node_insert_at(root, 1, index_max(right), (union index_slot){.child = right}, no_extra);
             tree->index = root;
             tree->index_height++;
             return 0;
@@ -577,6 +607,7 @@ static int index_insert(struct vma_tree *tree, struct vma_node *node)
         path.pos[level - 1]++;
         key = index_max(right);
         slot = (union index_slot){.child = right};
+        extra = no_extra;
         level--;
     }
 }
@@ -639,9 +670,18 @@ __attribute__((noinline)) static void index_rekey(struct vma_tree *tree, struct 
                   "vma_tree index: an adjusted end stays between its neighbours' ends");
     unsigned pos = index_locate(tree, node, &path);
     path.node[level]->keys[pos] = node->end;
+    path.node[level]->extra[pos] = leaf_extra(node);
     node->index_key = node->end;
     for (; level > 0; level--)
         index_set_key(path.node[level - 1], path.pos[level - 1], path.node[level]);
+}
+
+/* Copy `node`'s start and tag into its leaf entry again. */
+__attribute__((noinline)) static void index_refresh(struct vma_tree *tree, struct vma_node *node)
+{
+    struct index_path path;
+    unsigned pos = index_locate(tree, node, &path);
+    path.node[tree->index_height - 1]->extra[pos] = leaf_extra(node);
 }
 
 /* Nodes of a bulk-built index over `entries` entries: ceil(entries / 15) leaves, the
@@ -667,6 +707,7 @@ static void index_build_level(struct vma_index_node **nodes, size_t count, size_
         size_t fill = entries / count + (j < entries % count);
         for (size_t i = 0; i < fill; i++) {
             union index_slot slot;
+            struct index_extra extra = no_extra;
             uint64_t key;
             if (children) {
                 slot.child = *children++;
@@ -674,10 +715,11 @@ static void index_build_level(struct vma_index_node **nodes, size_t count, size_
             } else {
                 slot.vma = *vma;
                 key = slot.vma->end;
+                extra = leaf_extra(slot.vma);
                 slot.vma->index_key = key;
                 *vma = slot.vma->next;
             }
-            node_insert_at(n, (unsigned)i, key, slot);
+            node_insert_at(n, (unsigned)i, key, slot, extra);
         }
     }
 }
@@ -894,6 +936,8 @@ static uint64_t validate_index_node(const struct vma_index_node *n, unsigned hei
             broken("index: leaf entries equal the list in order", walk->expect);
         if (n->keys[i] != vma->end || vma->index_key != vma->end)
             broken("index: each node is filed under its end", vma);
+        if (n->extra[i].start != vma->start || n->extra[i].tag != vma->tag)
+            broken("index: a leaf entry holds its node's start and tag", vma);
         walk->expect = vma->next;
         walk->entries++;
     }
@@ -933,7 +977,10 @@ static void validate_index_path(const struct vma_tree *tree, const struct vma_no
         return;
     if (node->index_key != node->end)
         broken("index: each node is filed under its end", node);
-    index_locate(tree, node, &path);
+    unsigned pos = index_locate(tree, node, &path);
+    const struct index_extra *x = &path.node[tree->index_height - 1]->extra[pos];
+    if (x->start != node->start || x->tag != node->tag)
+        broken("index: a leaf entry holds its node's start and tag", node);
     for (unsigned level = 0; level < tree->index_height; level++)
         validate_index_keys(path.node[level], tree->index_height - level, level == 0,
                             path_on_edge(&path, level, false) ||
@@ -1142,6 +1189,8 @@ void vma_tree_adjusted(struct vma_tree *tree, struct vma_node *node)
     propagate_gap(node->next); /* end or guard_above moved the next one's */
     if (tree->index && node->index_key != node->end)
         index_rekey(tree, node);
+    else if (tree->index)
+        index_refresh(tree, node); /* the start may have moved */
     check_after_update(tree, node, node->prev, node->next);
 }
 
@@ -1176,6 +1225,47 @@ static struct vma_node *tree_find(const struct vma_tree *tree, uint64_t addr)
 struct vma_node *vma_tree_find(const struct vma_tree *tree, uint64_t addr)
 {
     return tree_find(tree, addr);
+}
+
+void vma_tree_set_tag(struct vma_tree *tree, struct vma_node *node, uint64_t tag)
+{
+    node->tag = tag;
+    if (tree->index)
+        index_refresh(tree, node);
+    check_after_update(tree, node, NULL, NULL);
+}
+
+/* find_vma() through the index, with the entry's summary. */
+__attribute__((noinline)) static struct vma_node *index_find_summary(const struct vma_tree *tree,
+                                                                     uint64_t addr,
+                                                                     struct vma_summary *sum)
+{
+    const struct vma_index_node *n = tree->index;
+    if (index_max(n) <= addr)
+        return NULL;
+    for (unsigned level = tree->index_height; level > 1; level--) {
+        index_prefetch_slots(n);
+        n = n->slots[keys_at_most(n, addr)].child;
+    }
+    index_prefetch_slots(n);
+    for (unsigned line = 0; line < sizeof(n->extra); line += INDEX_ALIGN)
+        __builtin_prefetch((const char *)n->extra + line);
+    unsigned i = keys_at_most(n, addr);
+    sum->start = n->extra[i].start;
+    sum->end = n->keys[i];
+    sum->tag = n->extra[i].tag;
+    return n->slots[i].vma;
+}
+
+struct vma_node *vma_tree_find_summary(const struct vma_tree *tree, uint64_t addr,
+                                       struct vma_summary *sum)
+{
+    if (tree->index)
+        return index_find_summary(tree, addr, sum);
+    struct vma_node *found = rb_find(tree, addr);
+    if (found)
+        *sum = (struct vma_summary){.start = found->start, .end = found->end, .tag = found->tag};
+    return found;
 }
 
 struct vma_node *vma_tree_find_prev(const struct vma_tree *tree, uint64_t addr,
