@@ -518,6 +518,89 @@ static void test_mremap_moves_pages(void **state)
     shutdown_audit(k);
 }
 
+/* ---- a VMA with its own vm_operations (an embedder's device memory) --------------------- */
+
+/* The "device": one frame per page offset, filled with 'A' + pgoff, kept referenced by
+ * the device itself (as a page cache keeps its pages); page 3 does not exist. */
+struct device {
+    struct phys *phys;
+    pfn_t frame[4];
+    int faults, mkwrites;
+};
+static struct device dev;
+
+static int dev_fault(struct vm_area *vma, struct vm_fault *vmf)
+{
+    (void)vma;
+    dev.faults++;
+    if (vmf->pgoff >= 3)
+        return VM_FAULT_SIGBUS;
+    if (!dev.frame[vmf->pgoff]) {
+        assert_int_equal(phys_alloc(dev.phys, 0, 0, &dev.frame[vmf->pgoff]), 0);
+        memset(phys_host(dev.phys, dev.frame[vmf->pgoff] << PAGE_SHIFT), 'A' + (int)vmf->pgoff, PAGE_SIZE);
+    }
+    vmf->pfn = dev.frame[vmf->pgoff];
+    phys_page(dev.phys, vmf->pfn)->refcount++; /* the mapping's reference */
+    return VM_FAULT_OK;
+}
+
+static int dev_page_mkwrite(struct vm_area *vma, struct vm_fault *vmf)
+{
+    (void)vma;
+    assert_int_equal(vmf->pfn, dev.frame[vmf->pgoff]);
+    dev.mkwrites++;
+    return VM_FAULT_OK;
+}
+
+static const struct vm_operations dev_ops = {.fault = dev_fault, .page_mkwrite = dev_page_mkwrite};
+
+static void test_vm_operations_fault_and_page_mkwrite(void **state)
+{
+    (void)state;
+    struct kernel *k = boot();
+    struct process *p = spawn(k);
+    memset(&dev, 0, sizeof(dev));
+    dev.phys = k->phys;
+    uint64_t shared = VM_READ | VM_WRITE | VM_SHARED | VM_MAYREAD | VM_MAYWRITE | VM_MAYSHARE;
+    uint64_t private = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE;
+    assert_int_equal(mm_install_special(p->mm, A(0), 4 * PG, shared, &dev_ops), 0);
+    assert_int_equal(mm_install_special(p->mm, A(16), 4 * PG, private, &dev_ops), 0);
+
+    /* A read maps the device's frame read-only (write-notify), taking a reference. */
+    expect_bytes(k, p, A(1) + 5, "BBB", 3);
+    assert_int_equal(dev.faults, 1);
+    assert_int_equal(pfn_of(p, A(1)), dev.frame[1]);
+    assert_int_equal(FLAGS_OF(pte_of(p, A(1))), PTE_P | PTE_US | PTE_A | PTE_NX);
+    assert_int_equal(phys_page(k->phys, dev.frame[1])->refcount, 2);
+    assert_int_equal(phys_page(k->phys, dev.frame[1])->mapcount, 1);
+    /* The first write is announced to page_mkwrite, then lands in the device's frame. */
+    assert_int_equal(wr(k, p, A(1), "hi"), 0);
+    assert_int_equal(dev.mkwrites, 1);
+    assert_int_equal(FLAGS_OF(pte_of(p, A(1))), ANON_RW);
+    assert_memory_equal(phys_host(k->phys, dev.frame[1] << PAGE_SHIFT), "hiB", 3);
+    /* A write fault on a missing shared page: page_mkwrite at once, mapped writable. */
+    assert_int_equal(wr(k, p, A(2), "x"), 0);
+    assert_int_equal(dev.mkwrites, 2);
+    /* A private write gets an anonymous copy: the device keeps its bytes. */
+    assert_int_equal(wr(k, p, A(16), "private"), 0);
+    assert_true(pfn_of(p, A(16)) != dev.frame[0]);
+    assert_true(page_of(k, p, A(16))->flags & PG_ANON);
+    expect_bytes(k, p, A(16), "privateAA", 9);
+    assert_int_equal(phys_page(k->phys, dev.frame[0])->refcount, 1); /* the device's own */
+    assert_memory_equal(phys_host(k->phys, dev.frame[0] << PAGE_SHIFT), "AAAA", 4);
+    /* The callback's VM_FAULT_SIGBUS is the process's SIGBUS. */
+    assert_int_equal(touch(k, p, A(3), KERNEL_ACCESS_READ), PGD_SIGBUS);
+    assert_int_equal(code_seen, PGD_BUS_ADRERR);
+
+    /* Unmapping drops the mappings' references; the device frees its own. */
+    assert_int_equal(mm_munmap(p->mm, A(0), 32 * PG), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(phys_page(k->phys, dev.frame[i])->refcount, 1);
+        phys_free(k->phys, dev.frame[i], 0);
+    }
+    shutdown_audit(k);
+}
+
 static void test_pagecache_release_frees_pages(void **state)
 {
     (void)state;
@@ -558,6 +641,7 @@ int main(void)
         cmocka_unit_test(test_munmap_frees_frames),
         cmocka_unit_test(test_mremap_moves_pages),
         cmocka_unit_test(test_pagecache_release_frees_pages),
+        cmocka_unit_test(test_vm_operations_fault_and_page_mkwrite),
     };
     return cmocka_run_group_tests_name("fault", tests, NULL, NULL);
 }

@@ -144,13 +144,37 @@ struct anon_name {
 
 struct vm_area;
 
-/* Callbacks a VMA may carry (vm_operations_struct).  Any may be NULL. */
+/* A page fault handed to a VMA's own ->fault or ->page_mkwrite (struct vm_fault). */
+struct vm_fault {
+    uint64_t address; /* the faulting page's address */
+    uint64_t pgoff;   /* its page offset in the VMA's object: vma->pgoff + page index */
+    bool write;       /* a write access */
+    pfn_t pfn;        /* ->fault's answer: the frame to map, with one reference that the
+                         mapping takes over (unmapping drops it; keep a reference of your
+                         own to keep the frame, as a page cache does) */
+};
+
+/* What ->fault and ->page_mkwrite return (Linux's vm_fault_t bits). */
+#define VM_FAULT_OK 0x000
+#define VM_FAULT_OOM 0x001     /* out of memory: the task is killed */
+#define VM_FAULT_SIGBUS 0x002
+#define VM_FAULT_SIGSEGV 0x040
+
+/* Callbacks a VMA may carry (vm_operations_struct).  Any may be NULL.  A program
+ * embedding libpagoda gives a mapping its own by mm_install_special(..., ops). */
 struct vm_operations {
     const char *(*name)(struct vm_area *vma); /* maps name of a special mapping */
     void (*open)(struct vm_area *vma);        /* a copy was made (split, fork) */
     void (*close)(struct vm_area *vma);       /* forbids merges that would delete the VMA */
     int (*may_split)(struct vm_area *vma, uint64_t addr); /* -errno forbids the split */
     int (*mremap)(struct vm_area *vma);
+    /* A missing page: supply vmf->pfn.  The fault handler maps it (a private write maps
+     * an anonymous copy instead and drops the reference); VM_FAULT_* bits otherwise. */
+    int (*fault)(struct vm_area *vma, struct vm_fault *vmf);
+    /* The first write to a page of a shared writable mapping that has this callback is
+     * announced here (the page was mapped read-only for it, write-notify): VM_FAULT_OK
+     * makes it writable and dirty. */
+    int (*page_mkwrite)(struct vm_area *vma, struct vm_fault *vmf);
 };
 
 struct mm;

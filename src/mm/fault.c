@@ -330,8 +330,83 @@ static const struct fault_ops file_fault_ops = {
     .page_mkwrite = file_page_mkwrite,
 };
 
+/* ---- VMAs with their own vm_operations -------------------------------------------------- */
+
+/* A vm_fault_t answer as a fault outcome. */
+static enum fault_result vm_fault_result(int ret)
+{
+    if (ret & VM_FAULT_OOM)
+        return FAULT_OOM;
+    if (ret & VM_FAULT_SIGBUS)
+        return FAULT_SIGBUS;
+    if (ret & VM_FAULT_SIGSEGV)
+        return FAULT_MAPERR;
+    return FAULT_DONE;
+}
+
+static struct vm_fault vm_fault_of(const struct fault *f)
+{
+    return (struct vm_fault){.address = f->addr, .pgoff = f->pgoff, .write = (f->ec & PF_W) != 0};
+}
+
+/* __do_fault() through vma->ops->fault: map the frame it supplies (its reference goes
+ * to the PTE), or for a private write an anonymous copy of it.  A shared writable map
+ * with ->page_mkwrite maps read-only until the first write (write-notify). */
+static enum fault_result ops_fault(struct fault *f, pte_t *pte)
+{
+    const struct vm_operations *ops = f->vma->ops;
+    struct vm_fault vmf = vm_fault_of(f);
+    int ret = ops->fault(f->vma, &vmf);
+    if (ret != VM_FAULT_OK)
+        return vm_fault_result(ret);
+    PAGODA_BUG_ON(vmf.pfn >= f->mm->phys->nframes || phys_page(f->mm->phys, vmf.pfn)->refcount <= 0,
+                  "a vm_operations fault supplies a referenced frame");
+    struct page *pg = phys_page(f->mm->phys, vmf.pfn);
+    bool shared = (f->vma->flags & VM_SHARED) != 0;
+    if (vmf.write && !shared) {
+        enum fault_result r = map_new_anon(f, pte, true, vmf.pfn);
+        if (--pg->refcount == 0)
+            phys_free(f->mm->phys, vmf.pfn, 0);
+        return r;
+    }
+    if (vmf.write && ops->page_mkwrite) {
+        ret = ops->page_mkwrite(f->vma, &vmf);
+        if (ret != VM_FAULT_OK) {
+            if (--pg->refcount == 0)
+                phys_free(f->mm->phys, vmf.pfn, 0);
+            return vm_fault_result(ret);
+        }
+    }
+    pg->mapcount++;
+    pte_t bits = leaf_bits(f->vma);
+    if (vmf.write)
+        bits |= PTE_RW | PTE_D;
+    else if (shared && (f->vma->flags & VM_WRITE) && !ops->page_mkwrite)
+        bits |= PTE_RW;
+    *pte = frame_pte(vmf.pfn) | bits;
+    return FAULT_DONE;
+}
+
+/* wp_page_shared() through vma->ops->page_mkwrite. */
+static enum fault_result ops_page_mkwrite(struct fault *f, pte_t *pte)
+{
+    struct vm_fault vmf = vm_fault_of(f);
+    vmf.pfn = pte_pfn(*pte);
+    if (f->vma->ops->page_mkwrite) {
+        int ret = f->vma->ops->page_mkwrite(f->vma, &vmf);
+        if (ret != VM_FAULT_OK)
+            return vm_fault_result(ret);
+    }
+    *pte |= PTE_RW | PTE_D | PTE_A;
+    return FAULT_DONE;
+}
+
+static const struct fault_ops vm_ops_fault_ops = {.fault = ops_fault, .page_mkwrite = ops_page_mkwrite};
+
 static const struct fault_ops *fault_ops_of(const struct vm_area *vma)
 {
+    if (vma->ops && vma->ops->fault)
+        return &vm_ops_fault_ops;
     return vma_is_anonymous(vma) ? &anon_fault_ops : &file_fault_ops;
 }
 
