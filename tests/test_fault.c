@@ -601,6 +601,61 @@ static void test_vm_operations_fault_and_page_mkwrite(void **state)
     shutdown_audit(k);
 }
 
+/* rmap_walk_anon's callback: record where it found the frame. */
+struct rmap_seen {
+    int n;
+    struct mm *mm[8];
+    uint64_t addr[8];
+};
+
+static int rmap_record(void *arg, struct vm_area *vma, uint64_t addr, pte_t *pte)
+{
+    struct rmap_seen *seen = arg;
+    assert_non_null(pte);
+    assert_true(seen->n < 8);
+    seen->mm[seen->n] = vma->mm;
+    seen->addr[seen->n++] = addr;
+    return 0;
+}
+
+/* The reverse map finds every PTE of an anonymous frame: in the process that faulted
+ * it, in its fork descendants while they share it, at a new address after mremap, and
+ * no longer where a copy-on-write or munmap took it away.  It always equals mapcount. */
+static void test_rmap_finds_every_pte(void **state)
+{
+    (void)state;
+    struct kernel *k = boot();
+    struct process *p = spawn(k);
+    map_at(p, A(0), 4 * PG, RW, PRIV_ANON, NULL, 0);
+    assert_int_equal(wr(k, p, A(1), "shared"), 0);
+    pfn_t frame = pfn_of(p, A(1));
+    struct process *c = fork_of(k, p);
+    struct process *g = fork_of(k, c);
+    struct rmap_seen seen = {0};
+    assert_int_equal(rmap_walk_anon(k->phys, frame, rmap_record, &seen), 3);
+    assert_int_equal(phys_page(k->phys, frame)->mapcount, 3);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(seen.addr[i], A(1));
+    assert_true(seen.mm[0] != seen.mm[1] && seen.mm[1] != seen.mm[2] && seen.mm[0] != seen.mm[2]);
+
+    assert_int_equal(wr(k, c, A(1), "child!"), 0); /* the child's copy leaves the frame */
+    assert_int_equal(rmap_walk_anon(k->phys, frame, NULL, NULL), 2);
+    assert_int_equal(rmap_walk_anon(k->phys, pfn_of(c, A(1)), NULL, NULL), 1);
+
+    /* mremap moves the parent's page: found at its new address. */
+    assert_int_equal(mm_mremap(p->mm, A(0), 4 * PG, 4 * PG, PGD_MREMAP_MAYMOVE | PGD_MREMAP_FIXED, A(64)),
+                     (long)A(64));
+    memset(&seen, 0, sizeof(seen));
+    assert_int_equal(rmap_walk_anon(k->phys, frame, rmap_record, &seen), 2);
+    for (int i = 0; i < 2; i++)
+        assert_true(seen.mm[i] == p->mm ? seen.addr[i] == A(65) : seen.mm[i] == g->mm && seen.addr[i] == A(1));
+
+    assert_int_equal(mm_munmap(g->mm, A(0), 4 * PG), 0);
+    assert_int_equal(rmap_walk_anon(k->phys, frame, NULL, NULL), 1);
+    assert_int_equal(phys_page(k->phys, frame)->mapcount, 1);
+    shutdown_audit(k);
+}
+
 static void test_pagecache_release_frees_pages(void **state)
 {
     (void)state;
@@ -642,6 +697,7 @@ int main(void)
         cmocka_unit_test(test_mremap_moves_pages),
         cmocka_unit_test(test_pagecache_release_frees_pages),
         cmocka_unit_test(test_vm_operations_fault_and_page_mkwrite),
+        cmocka_unit_test(test_rmap_finds_every_pte),
     };
     return cmocka_run_group_tests_name("fault", tests, NULL, NULL);
 }

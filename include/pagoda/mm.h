@@ -130,10 +130,14 @@ struct mm_file {
     bool regular;           /* a regular file or block device (offsets up to LLONG_MAX) */
 };
 
-/* anon_vma: the reverse-map root of anonymous pages.  Merges compare identities. */
+/* anon_vma: the reverse-map root of anonymous pages.  Merges compare identities.
+ * A fork child's anon_vma names the parent VMA's as its parent (and holds a reference
+ * on it), so the pages a parent made, which every descendant may map after
+ * copy-on-write fork, are found from the page's anon_vma down (rmap_walk). */
 struct anon_vma {
     int refcount;
     uint64_t id;
+    struct anon_vma *parent; /* the anon_vma this one was forked from, NULL for a root */
 };
 
 /* Anonymous VMA names (PR_SET_VMA_ANON_NAME), shared by reference like Linux's. */
@@ -247,6 +251,7 @@ struct mm {
      * sets it (the memory manager knows no CPUs); NULL: nothing is cached. */
     void (*tlb_flush)(struct mm *mm, uint64_t start, uint64_t end, void *ctx);
     void *tlb_flush_ctx;
+    struct mm *machine_next, *machine_prev; /* the machine's list of address spaces */
 };
 
 /* flush_tlb_range(mm, start, end): every memory-manager path that clears a PTE, moves
@@ -287,6 +292,7 @@ enum vm_event { MM_VM_EVENTS(MM_VM_EVENT_ENUM) VM_NR_EVENTS };
  * it: event counters now; the zero page, page caches and the kernel half may move here. */
 struct mm_machine {
     uint64_t events[VM_NR_EVENTS];
+    struct mm *mms; /* every address space on the machine (mm->machine_next) */
 };
 
 /* The machine state of phys, created on first use (and freed by phys_destroy). */
@@ -297,6 +303,14 @@ static inline void count_vm_events(struct phys *phys, enum vm_event e, uint64_t 
 {
     mm_machine_of(phys)->events[e] += n;
 }
+
+/* The reverse map (src/mm/rmap.c): call fn for every PTE on the machine that maps the
+ * anonymous frame pfn - in the VMAs whose anon_vma is the frame's (page->mapping) or
+ * descends from it by fork, at the address its page->index gives in each.  fn returns
+ * 0 to go on.  Returns the number of PTEs found (or fn's non-zero value).  Linux's
+ * rmap_walk_anon(), as reclaim and page migration use it. */
+typedef int (*rmap_fn)(void *arg, struct vm_area *vma, uint64_t addr, pte_t *pte);
+long rmap_walk_anon(struct phys *phys, pfn_t pfn, rmap_fn fn, void *arg);
 
 /* /proc/vmstat's name of an event. */
 const char *vm_event_name(enum vm_event e);

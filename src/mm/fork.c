@@ -64,7 +64,7 @@ static int dup_one_vma(struct mm *child, struct mm *parent, const struct vm_area
             vma_free(v); /* drops vma_dup's references */
             return -ENOMEM;
         }
-        anon_vma_put(v->anon_vma);
+        own->parent = v->anon_vma; /* takes over vma_dup's reference */
         v->anon_vma = own;
         v->anon_chain = (src->anon_chain ? src->anon_chain : 1) + 1;
     }

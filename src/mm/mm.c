@@ -78,6 +78,11 @@ int mm_create(struct phys *phys, const struct mm_config *cfg, struct mm **out)
     mm->mmap_legacy_base = PGD_TASK_UNMAPPED_BASE_4L + mmap_rnd(cfg);
     mm->mmap_base = cfg->legacy_layout ? mm->mmap_legacy_base : compute_mmap_base(cfg, PGD_DEFAULT_MAP_WINDOW);
     mm->users = 1;
+    struct mm_machine *m = mm_machine_of(phys);
+    mm->machine_next = m->mms;
+    if (m->mms)
+        m->mms->machine_prev = mm;
+    m->mms = mm;
     *out = mm;
     return 0;
 }
@@ -95,6 +100,13 @@ void mm_destroy(struct mm *mm)
         vma_free(v);
     }
     pgtable_destroy(&mm->pt, NULL, NULL);
+    struct mm_machine *m = mm_machine_of(mm->phys);
+    if (mm->machine_prev)
+        mm->machine_prev->machine_next = mm->machine_next;
+    else
+        m->mms = mm->machine_next;
+    if (mm->machine_next)
+        mm->machine_next->machine_prev = mm->machine_prev;
     free(mm);
 }
 
@@ -199,9 +211,14 @@ struct anon_vma *anon_vma_get(struct anon_vma *av)
 
 void anon_vma_put(struct anon_vma *av)
 {
-    PAGODA_BUG_ON(av->refcount <= 0, "anon_vma reference count stays positive while referenced");
-    if (--av->refcount == 0)
+    while (av) {
+        PAGODA_BUG_ON(av->refcount <= 0, "anon_vma reference count stays positive while referenced");
+        if (--av->refcount > 0)
+            return;
+        struct anon_vma *parent = av->parent; /* a child holds its parent */
         free(av);
+        av = parent;
+    }
 }
 
 struct anon_name *anon_name_new(const char *name)
