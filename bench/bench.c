@@ -36,6 +36,10 @@ static const struct {
     {"mmap_munmap_pair", bench_mmap_munmap},
     {"mprotect_split_merge", bench_mprotect_split_merge},
     {"mprotect_noop_60kvmas", bench_mprotect_noop_60k},
+    {"anon_write_fault", bench_anon_write_fault},
+    {"anon_read_fault", bench_anon_read_fault},
+    {"cow_fault", bench_cow_fault},
+    {"fork_256MiB_touched", bench_fork_touched},
 };
 
 int cli_bench(int argc, char **argv, FILE *out)

@@ -23,5 +23,9 @@ void bench_tlb_miss(struct bench_out *out);
 void bench_mmap_munmap(struct bench_out *out);
 void bench_mprotect_split_merge(struct bench_out *out);
 void bench_mprotect_noop_60k(struct bench_out *out);
+void bench_anon_write_fault(struct bench_out *out);
+void bench_anon_read_fault(struct bench_out *out);
+void bench_cow_fault(struct bench_out *out);
+void bench_fork_touched(struct bench_out *out);
 
 #endif

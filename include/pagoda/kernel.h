@@ -93,6 +93,20 @@ struct kernel {
     bool booted; /* a process exists: config is frozen */
     uint64_t exec_count; /* images loaded, mixed into each exec's random seed */
     uint64_t shmem_inodes; /* inode numbers of memfd files */
+    /* TLB shootdown (src/kernel/tlbflush.c): each process mm holds one PCID slot (its
+     * mm->tlb_flush_ctx points at it); pcid_loaded says whose translations the TLB
+     * may hold under each hardware PCID (NULL: nobody's). */
+    struct kernel_pcid {
+        struct kernel *k;
+        unsigned users; /* mms holding this PCID (more than one only past 4095 mms) */
+    } pcid[4096];
+    const struct mm *pcid_loaded[4096];
+    unsigned next_pcid;
+    struct kernel_tlb_counts {
+        uint64_t flush_pages;   /* pages invalidated one by one (INVLPG / INVPCID 0) */
+        uint64_t flush_full;    /* whole-PCID flushes (ranges above 33 pages, exec, exit) */
+        uint64_t flush_skipped; /* flushes of an mm with nothing in the TLB */
+    } tlb_flushes;
 };
 
 /* Boot a machine with this configuration.  0, -EINVAL, -ENOMEM. */
@@ -185,8 +199,9 @@ enum {
 #define KERNEL_ACCESS_EXEC 'x'
 
 /* Access [addr, addr+len) of process p from user mode (CPL 3) through the MMU, with
- * p's page tables loaded (CR3 = its root, PCID = its own when PCIDE; the PCID's TLB
- * entries are flushed on the load, so page-table changes made since are seen).  A
+ * p's page tables loaded (CR3 = its root, PCID = its mm's own when PCIDE; entries
+ * cached under that PCID survive between calls, as the memory manager shoots down
+ * every translation it changes through mm->tlb_flush).  A
  * page fault calls mm_handle_fault and retries; #GP (non-canonical) is SIGSEGV with
  * si_code SI_KERNEL.  kind 'w' stores wbuf, 'r'/'x' load into rbuf; with no buffer
  * (touch) each page of the range is only translated for that access, which faults,

@@ -57,6 +57,7 @@ struct tlb_array {
     struct tlb_entry *e; /* nsets * ways, set-major */
     uint64_t clock;
     uint64_t fractured; /* valid entries smaller than their mapping */
+    uint32_t nvalid[TLB_NSIZES]; /* valid entries of each size: probes skip empty sizes */
 };
 
 struct tlb_geometry {
@@ -77,6 +78,7 @@ struct pwc_entry {
 struct pwc {
     uint32_t entries;
     struct pwc_entry *e;
+    uint64_t *tags; /* tags[i] == e[i].tag: searches scan this dense copy */
     uint64_t clock;
 };
 

@@ -466,9 +466,42 @@ static int walk_range(struct pgtable *pt, uint64_t start, uint64_t end, int leaf
     return walk_table(&w, pt->root, pt->levels, 0);
 }
 
+/* The fast path of a walk over one 4 KiB page whose upper tables all exist (a fault's
+ * walk): straight down the tables to the PTE, making exactly the callbacks the
+ * general walk would (one ->leaf; no hole, no allocation, nothing freed).  true with
+ * *rc set when it handled the page; false when the general walk must (a missing
+ * table, a huge leaf on the way, a zero PTE without PT_WALK_ALLOC). */
+static bool walk_one_page(struct pgtable *pt, uint64_t va, unsigned flags, const struct pt_walk_ops *ops,
+                          void *arg, int *rc)
+{
+    paddr_t table = pt->root;
+
+    if ((va & (PAGE_SIZE - 1)) || !pt_va_canonical(pt, va))
+        return false;
+    for (int level = pt->levels; level > PT_LEVEL_PTE; level--) {
+        pte_t e = table_entries(pt->phys, table)[pt_index(va, level)];
+
+        if (e == 0 || is_leaf(e, level))
+            return false;
+        table = e & PTE_ADDR_MASK;
+        PAGODA_BUG_ON(!phys_pa_valid(pt->phys, table), "table entries are present and point into RAM");
+    }
+    pte_t *ep = &table_entries(pt->phys, table)[pt_index(va, PT_LEVEL_PTE)];
+    if (*ep == 0 && !(flags & PT_WALK_ALLOC))
+        return false;
+    struct walk w = {.pt = pt, .ops = ops, .arg = arg};
+    *rc = call_leaf(&w, table_page(pt->phys, table), ep, PT_LEVEL_PTE, lin_of(pt, va));
+    return true;
+}
+
 int pt_walk_range(struct pgtable *pt, uint64_t start, uint64_t end, int leaf_level, unsigned flags,
                   const struct pt_walk_ops *ops, void *arg)
 {
+    int rc;
+
+    if (leaf_level == PT_LEVEL_PTE && end - start == PAGE_SIZE && !(flags & ~(unsigned)PT_WALK_ALLOC) &&
+        walk_one_page(pt, start, flags, ops, arg, &rc))
+        return rc;
     return walk_range(pt, start, end, leaf_level, flags & (PT_WALK_ALLOC | PT_WALK_SPLIT | PT_WALK_FREE_EMPTY),
                       ops, arg, NULL);
 }

@@ -85,12 +85,19 @@ static int pwc_init(struct pwc *p, uint32_t entries)
     if (!entries)
         return 0;
     p->e = malloc(sizeof(*p->e) * entries);
-    if (!p->e)
-        return -ENOMEM;
+    p->tags = malloc(sizeof(*p->tags) * entries);
+    if (!p->e || !p->tags)
+        return -ENOMEM; /* tlb_destroy frees what was allocated */
     for (uint32_t i = 0; i < entries; i++)
-        p->e[i].tag = TLB_TAG_INVALID;
+        p->e[i].tag = p->tags[i] = TLB_TAG_INVALID;
     p->entries = entries;
     return 0;
+}
+
+/* Set entry i's tag, in the entry and in the dense copy. */
+static void pwc_set_tag(struct pwc *p, uint32_t i, uint64_t tag)
+{
+    p->e[i].tag = p->tags[i] = tag;
 }
 
 int tlb_init(struct tlb *tlb, const struct tlb_config *cfg)
@@ -129,14 +136,18 @@ void tlb_destroy(struct tlb *tlb)
         free(tlb->l1i[s].e);
         free(tlb->l2[s].e);
     }
-    for (int l = 0; l <= PWC_MAX_LEVEL; l++)
+    for (int l = 0; l <= PWC_MAX_LEVEL; l++) {
         free(tlb->pwc[l].e);
+        free(tlb->pwc[l].tags);
+    }
     memset(tlb, 0, sizeof(*tlb));
 }
 
 /* Probe one set of `arr` for the page of `size` containing va. */
 static struct tlb_entry *array_probe(struct tlb_array *arr, uint64_t va, unsigned size, unsigned pcid)
 {
+    if (!arr->nvalid[size])
+        return NULL; /* nothing of this size cached: no way can match */
     uint64_t vpn = va >> tlb_size_shift(size);
     uint64_t mine = tlb_tag(vpn, size, pcid), global = tlb_tag(vpn, size, TLB_PCID_GLOBAL);
     struct tlb_entry *set = &arr->e[(vpn & arr->set_mask) * arr->ways];
@@ -220,12 +231,16 @@ static struct tlb_entry *array_fill(struct tlb *tlb, struct tlb_array *arr, uint
         }
         if (victim->tag != TLB_TAG_INVALID) {
             tlb->stats.evictions++;
+            arr->nvalid[victim->size]--;
             if (victim->size != victim->orig_size)
                 arr->fractured--;
         }
-    } else if (victim->size != victim->orig_size) {
-        arr->fractured--;
+    } else {
+        arr->nvalid[victim->size]--;
+        if (victim->size != victim->orig_size)
+            arr->fractured--;
     }
+    arr->nvalid[eff_size]++;
     /* The cached piece of a fractured mapping starts at va's eff_size page. */
     uint64_t orig_mask = (1ULL << tlb_size_shift(orig_size)) - 1;
     uint64_t piece = (va & ~((1ULL << shift) - 1)) - (va & ~orig_mask);
@@ -284,6 +299,7 @@ struct tlb_entry *tlb_insert(struct tlb *tlb, enum tlb_kind kind, uint64_t va, u
 
 static void entry_clear(struct tlb_array *arr, struct tlb_entry *e)
 {
+    arr->nvalid[e->size]--;
     if (e->size != e->orig_size)
         arr->fractured--;
     e->tag = TLB_TAG_INVALID;
@@ -309,6 +325,15 @@ void tlb_entry_invalidate(struct tlb *tlb, struct tlb_entry *e)
         entry_clear(arr, e);
 }
 
+/* Valid entries of arr, of every size. */
+static uint32_t array_valid_entries(const struct tlb_array *arr)
+{
+    uint32_t n = 0;
+    for (unsigned s = 0; s < TLB_NSIZES; s++)
+        n += arr->nvalid[s];
+    return n;
+}
+
 static unsigned entry_pcid(const struct tlb_entry *e)
 {
     return (unsigned)(e->tag & 0x1fff);
@@ -318,7 +343,7 @@ static unsigned entry_pcid(const struct tlb_entry *e)
  * global when `globals` is set. */
 static void array_invalidate_va(struct tlb_array *arr, uint64_t va, unsigned pcid, bool globals)
 {
-    if (!arr->entries)
+    if (!arr->entries || !array_valid_entries(arr))
         return;
     if (arr->fractured) {
         /* A fractured piece may sit in any set: compare against the whole mapping. */
@@ -336,7 +361,7 @@ static void array_invalidate_va(struct tlb_array *arr, uint64_t va, unsigned pci
         return;
     }
     for (unsigned s = 0; s < TLB_NSIZES; s++) {
-        if (!(arr->sizes & (1u << s)))
+        if (!(arr->sizes & (1u << s)) || !arr->nvalid[s])
             continue;
         uint64_t vpn = va >> tlb_size_shift(s);
         struct tlb_entry *set = &arr->e[(vpn & arr->set_mask) * arr->ways];
@@ -351,6 +376,8 @@ static void array_invalidate_va(struct tlb_array *arr, uint64_t va, unsigned pci
  * ones unless keep_global. */
 static void array_flush(struct tlb_array *arr, int pcid, bool keep_global)
 {
+    if (!array_valid_entries(arr))
+        return;
     for (uint32_t i = 0; i < arr->entries; i++) {
         struct tlb_entry *e = &arr->e[i];
         if (e->tag == TLB_TAG_INVALID)
@@ -367,8 +394,8 @@ static void pwc_flush(struct tlb *tlb, int pcid)
     for (int l = PWC_MIN_LEVEL; l <= PWC_MAX_LEVEL; l++) {
         struct pwc *p = &tlb->pwc[l];
         for (uint32_t i = 0; i < p->entries; i++)
-            if (pcid < 0 || (p->e[i].tag != TLB_TAG_INVALID && (p->e[i].tag & 0xfff) == (unsigned)pcid))
-                p->e[i].tag = TLB_TAG_INVALID;
+            if (pcid < 0 || (p->tags[i] != TLB_TAG_INVALID && (p->tags[i] & 0xfff) == (unsigned)pcid))
+                pwc_set_tag(p, i, TLB_TAG_INVALID);
     }
 }
 
@@ -403,8 +430,8 @@ void tlb_fault_invalidate(struct tlb *tlb, uint64_t va, unsigned pcid)
         struct pwc *p = &tlb->pwc[l];
         uint64_t tag = pwc_tag(l, va, (unsigned)tag_pcid);
         for (uint32_t i = 0; i < p->entries; i++)
-            if (p->e[i].tag == tag)
-                p->e[i].tag = TLB_TAG_INVALID;
+            if (p->tags[i] == tag)
+                pwc_set_tag(p, i, TLB_TAG_INVALID);
     }
 }
 
@@ -442,7 +469,7 @@ struct pwc_entry *pwc_lookup(struct tlb *tlb, int level, uint64_t va, unsigned p
     struct pwc *p = &tlb->pwc[level];
     uint64_t tag = pwc_tag(level, va, pcid);
     for (uint32_t i = 0; i < p->entries; i++) {
-        if (p->e[i].tag == tag) {
+        if (p->tags[i] == tag) {
             p->e[i].stamp = ++p->clock;
             tlb->stats.pwc_hits[level]++;
             return &p->e[i];
@@ -457,17 +484,19 @@ void pwc_insert(struct tlb *tlb, int level, uint64_t va, unsigned pcid, uint64_t
     if (!p->entries)
         return;
     uint64_t tag = pwc_tag(level, va, pcid);
-    struct pwc_entry *victim = NULL;
-    for (uint32_t i = 0; i < p->entries; i++) {
-        struct pwc_entry *e = &p->e[i];
-        if (e->tag == tag || e->tag == TLB_TAG_INVALID) {
-            victim = e;
-            break;
-        }
-        if (!victim || e->stamp < victim->stamp)
-            victim = e;
+    uint32_t v = p->entries;
+    /* The first entry with this tag or an empty one, else the least recently used. */
+    for (uint32_t i = 0; i < p->entries && v == p->entries; i++)
+        if (p->tags[i] == tag || p->tags[i] == TLB_TAG_INVALID)
+            v = i;
+    if (v == p->entries) {
+        v = 0;
+        for (uint32_t i = 1; i < p->entries; i++)
+            if (p->e[i].stamp < p->e[v].stamp)
+                v = i;
     }
-    victim->tag = tag;
+    struct pwc_entry *victim = &p->e[v];
+    pwc_set_tag(p, v, tag);
     victim->next_table = next_table;
     victim->attrs = attrs;
     victim->stamp = ++p->clock;

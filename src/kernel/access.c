@@ -15,17 +15,20 @@ struct user_access {
     int signo, si_code;
 };
 
-/* #PF: let the memory manager resolve it; invalidate the page so the retry walks the
- * new entry.  #GP (a non-canonical address): SIGSEGV, SI_KERNEL, si_addr 0. */
+/* #PF: let the memory manager resolve it and retry (the #PF itself dropped the
+ * faulting address's TLB and paging-structure-cache entries, SDM 4.10.4.1, so the
+ * retry walks the new entry; entries the handler replaced elsewhere are shot down
+ * through mm->tlb_flush).  #GP (a non-canonical address): SIGSEGV, SI_KERNEL,
+ * si_addr 0. */
 static enum exc_result user_fault(struct cpu *cpu, struct trap_frame *tf, void *ctx)
 {
     struct user_access *ua = ctx;
+    (void)cpu;
     if (tf->vector == VEC_GP) {
         ua->signo = PGD_SIGSEGV;
         ua->si_code = PGD_SI_KERNEL;
         tf->si_addr = 0;
     } else if (mm_handle_fault(ua->mm, tf->cr2, tf->error_code, &ua->signo, &ua->si_code) == 0) {
-        cpu_invlpg(cpu, tf->cr2);
         return EXC_RETRY;
     } else {
         tf->si_addr = tf->cr2;
@@ -33,14 +36,6 @@ static enum exc_result user_fault(struct cpu *cpu, struct trap_frame *tf, void *
     tf->signo = ua->signo;
     tf->si_code = ua->si_code;
     return EXC_ABORT;
-}
-
-/* CR3 for p: its root, and with PCIDE a PCID of its own (1..4095) from its pid.  The
- * no-flush bit stays clear, so entries cached under that PCID are dropped. */
-static uint64_t process_cr3(const struct cpu *cpu, const struct process *p)
-{
-    uint64_t pcid = (cpu->cr4 & CR4_PCIDE) ? (uint64_t)(p->pid % 4095) + 1 : 0;
-    return p->mm->pt.root | pcid;
 }
 
 static enum access access_of(int kind)
@@ -73,7 +68,7 @@ long kernel_user_access(struct kernel *k, struct process *p, uint64_t addr, uint
     int old_cpl = cpu->cpl;
     cpu_set_handler(cpu, VEC_PF, user_fault, &ua);
     cpu_set_handler(cpu, VEC_GP, user_fault, &ua);
-    cpu_write_cr3(cpu, process_cr3(cpu, p));
+    kernel_load_mm(k, p->mm);
     cpu_set_cpl(cpu, 3);
 
     enum access acc = access_of(kind);

@@ -43,4 +43,15 @@ int fd_install_opaque(struct process *p, long fd, const char *what, bool cloexec
 /* Put a read-only open of host file path at fd (as the configured user).  0 or -errno. */
 int fd_install_path(struct process *p, long fd, const char *path);
 
+/* ---- tlbflush.c ---- */
+
+/* Give a process's new mm a PCID and the TLB-shootdown hook (mm->tlb_flush). */
+void kernel_mm_attach(struct kernel *k, struct mm *mm);
+/* The mm is going (exit, exec): flush what its PCID holds and take the hook away.
+ * Call before mm_destroy; an mm never attached is left alone. */
+void kernel_mm_detach(struct kernel *k, struct mm *mm);
+/* switch_mm(): load mm's page tables and PCID into CR3, keeping the TLB entries
+ * cached under that PCID when they are this mm's (the no-flush bit). */
+void kernel_load_mm(struct kernel *k, struct mm *mm);
+
 #endif

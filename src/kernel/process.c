@@ -110,6 +110,7 @@ struct process *kernel_new_process(struct kernel *k, int pid)
         free(p);
         return NULL;
     }
+    kernel_mm_attach(k, p->mm);
     link_process(k, p);
     k->booted = true;
     if (!k->current)
@@ -117,18 +118,20 @@ struct process *kernel_new_process(struct kernel *k, int pid)
     return p;
 }
 
-/* Drop the task's reference on its address space (shared with CLONE_VM tasks). */
-static void release_mm(struct process *p)
+/* Drop the task's reference on its address space (shared with CLONE_VM tasks); the
+ * last one flushes its PCID and destroys it. */
+static void release_mm(struct kernel *k, struct process *p)
 {
     struct mm *mm = p->mm;
     p->mm = NULL;
-    if (mm && --mm->users <= 0)
+    if (mm && --mm->users <= 0) {
+        kernel_mm_detach(k, mm);
         mm_destroy(mm);
+    }
 }
 
 void kernel_exit(struct kernel *k, struct process *p, int wstatus)
 {
-    (void)k;
     if (p->exited)
         return;
     p->exited = true;
@@ -136,7 +139,7 @@ void kernel_exit(struct kernel *k, struct process *p, int wstatus)
     p->exit_code = (wstatus & 0x7f) ? (wstatus & 0x7f) : (wstatus >> 8) & 0xff;
     fd_table_put(p->files);
     p->files = NULL;
-    release_mm(p);
+    release_mm(k, p);
 }
 
 void kernel_exit_group(struct kernel *k, struct process *p, int wstatus)
@@ -205,7 +208,7 @@ static int clone_flags_valid(uint64_t flags)
 }
 
 /* The child's address space and descriptors, shared or copied as flags say. */
-static int clone_resources(struct process *child, struct process *p, uint64_t flags)
+static int clone_resources(struct kernel *k, struct process *child, struct process *p, uint64_t flags)
 {
     if (flags & K_CLONE_VM) {
         child->mm = p->mm;
@@ -214,12 +217,13 @@ static int clone_resources(struct process *child, struct process *p, uint64_t fl
         int err = mm_dup(p->mm, &child->mm);
         if (err)
             return err;
+        kernel_mm_attach(k, child->mm);
     }
     if (flags & K_CLONE_FILES) {
         child->files = p->files;
         p->files->refcount++;
     } else if (!(child->files = fd_table_dup(p->files))) {
-        release_mm(child);
+        release_mm(k, child);
         return -ENOMEM;
     }
     return 0;
@@ -238,7 +242,7 @@ long kernel_clone(struct kernel *k, struct process *p, uint64_t flags, int exit_
     struct process *child = task_alloc(k, pid);
     if (!child)
         return -ENOMEM;
-    err = clone_resources(child, p, flags);
+    err = clone_resources(k, child, p, flags);
     if (err) {
         free(child);
         return err;
@@ -337,8 +341,9 @@ long kernel_execve(struct kernel *k, struct process *p, const char *path, const 
     }
     /* The point of no return: from here on nothing fails. */
     become_sole_task(k, p);
-    release_mm(p);
+    release_mm(k, p);
     p->mm = mm;
+    kernel_mm_attach(k, mm);
     free(p->exe);
     p->exe = exe;
     p->aslr_image = !(p->personality & K_ADDR_NO_RANDOMIZE);

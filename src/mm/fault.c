@@ -419,16 +419,21 @@ static enum fault_result wp_fault(struct fault *f, pte_t *pte)
     pte_t e = *pte;
     if ((f->vma->flags & (VM_SHARED | VM_MAYSHARE)) == (VM_SHARED | VM_MAYSHARE) && ops->page_mkwrite)
         return ops->page_mkwrite(f, pte);
-    if (e & PTE_SPECIAL) /* the zero page: a fresh zeroed frame */
-        return map_new_anon(f, pte, false, 0);
-    struct page *pg = phys_page(f->mm->phys, pte_pfn(e));
-    if ((pg->flags & PG_ANON) && pg->refcount == 1) { /* wp_can_reuse_anon_folio() */
-        *pte |= PTE_RW | PTE_D | PTE_A;
-        return FAULT_DONE;
+    enum fault_result r;
+    if (e & PTE_SPECIAL) { /* the zero page: a fresh zeroed frame */
+        r = map_new_anon(f, pte, false, 0);
+    } else {
+        struct page *pg = phys_page(f->mm->phys, pte_pfn(e));
+        if ((pg->flags & PG_ANON) && pg->refcount == 1) { /* wp_can_reuse_anon_folio() */
+            *pte |= PTE_RW | PTE_D | PTE_A;
+            return FAULT_DONE;
+        }
+        r = map_new_anon(f, pte, true, pte_pfn(e));
+        if (r == FAULT_DONE)
+            drop_mapping(f->mm, e);
     }
-    enum fault_result r = map_new_anon(f, pte, true, pte_pfn(e));
-    if (r == FAULT_DONE)
-        drop_mapping(f->mm, e);
+    if (r == FAULT_DONE) /* ptep_clear_flush(): the old frame's translation goes */
+        mm_flush_tlb_range(f->mm, f->addr, f->addr + PAGE_SIZE);
     return r;
 }
 

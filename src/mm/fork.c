@@ -18,6 +18,7 @@
 struct copy_ctx {
     struct mm *mm;
     bool cow; /* private writable area: write-protect both copies */
+    uint64_t wp_start, wp_end; /* parent pages write-protected here, for the TLB flush */
 };
 
 /* pt_copy's transform: reference the frame once more, and write-protect a private
@@ -31,8 +32,11 @@ static pte_t copy_leaf(void *arg, uint64_t va, int level, pte_t *src)
     struct page *pg = phys_page(c->mm->phys, pte_addr(*src, level, true) >> PAGE_SHIFT);
     pg->refcount++;
     pg->mapcount++;
-    if (c->cow)
+    if (c->cow && (*src & PTE_RW)) {
         *src &= ~(pte_t)PTE_RW;
+        c->wp_start = mm_min(c->wp_start, va);
+        c->wp_end = mm_max(c->wp_end, va + pt_level_size(level));
+    }
     return *src;
 }
 
@@ -75,8 +79,11 @@ static int dup_one_vma(struct mm *child, struct mm *parent, const struct vm_area
     vm_stat_account(child, v->flags, (long)vma_pages(v));
     if (!fork_copies_pages(src))
         return 0;
-    struct copy_ctx c = {parent, !(src->flags & VM_SHARED) && (src->flags & VM_WRITE)};
-    return pt_copy(&child->pt, &parent->pt, vma_start(src), vma_end(src) - vma_start(src), copy_leaf, &c);
+    struct copy_ctx c = {parent, !(src->flags & VM_SHARED) && (src->flags & VM_WRITE), UINT64_MAX, 0};
+    int err = pt_copy(&child->pt, &parent->pt, vma_start(src), vma_end(src) - vma_start(src), copy_leaf, &c);
+    if (c.wp_end) /* the parent's writable translations of these pages must go */
+        mm_flush_tlb_range(parent, c.wp_start, c.wp_end);
+    return err;
 }
 
 int mm_dup(struct mm *parent, struct mm **out)

@@ -113,7 +113,8 @@ int munmap_precheck(const struct mm *mm, uint64_t start, uint64_t end);
 /* Pages of VMAs inside [start,end). */
 uint64_t count_vma_pages_range(const struct mm *mm, uint64_t start, uint64_t end);
 
-/* Drop page-table entries of [start,end) and the frames they reference. */
+/* Drop page-table entries of [start,end) and the frames they reference, then shoot
+ * down their TLB entries (mm_flush_tlb_range). */
 void mm_zap_range(struct mm *mm, uint64_t start, uint64_t end);
 
 /* get_unmapped_area (mmap.c). */

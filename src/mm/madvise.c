@@ -269,7 +269,9 @@ static int madvise_dontneed_free(struct madv *m)
         return -EINVAL;
     const struct pt_walk_ops ops = {.leaf = lazyfree_leaf};
     struct lazyfree_walk w = {m->mm, m->start, m->end};
-    return pt_walk_range(&m->mm->pt, m->start, m->end, PT_LEVEL_PTE, 0, &ops, &w);
+    int err = pt_walk_range(&m->mm->pt, m->start, m->end, PT_LEVEL_PTE, 0, &ops, &w);
+    mm_flush_tlb_range(m->mm, m->start, m->end); /* cleaned entries must fault to dirty again */
+    return err;
 }
 
 /* MADV_REMOVE: punch a hole in the backing object; here its pages leave this

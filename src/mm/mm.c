@@ -552,8 +552,10 @@ static int release_leaf(void *arg, uint64_t va, int level, pte_t *entry)
 
 void mm_zap_range(struct mm *mm, uint64_t start, uint64_t end)
 {
-    if (end > start)
+    if (end > start) {
         pt_unmap(&mm->pt, start, end - start, release_leaf, mm);
+        mm_flush_tlb_range(mm, start, end);
+    }
 }
 
 int munmap_precheck(const struct mm *mm, uint64_t start, uint64_t end)

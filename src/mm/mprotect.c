@@ -19,13 +19,17 @@ static pte_t vma_pte_bits(uint64_t flags)
 }
 
 /* Rewrite the present PTEs of [start,end) for new flags; writable bits are only ever
- * removed here, a write fault restores them (no COW state is known to this layer). */
-static void change_protection(struct mm *mm, uint64_t start, uint64_t end, uint64_t newflags)
+ * removed here, a write fault restores them (no COW state is known to this layer).
+ * When a right goes (an access right of the VMA, or RW from PTEs that may have it),
+ * the range's TLB entries are shot down. */
+static void change_protection(struct mm *mm, uint64_t start, uint64_t end, uint64_t oldflags, uint64_t newflags)
 {
     pte_t want = vma_pte_bits(newflags);
     pte_t clear = PTE_RW | PTE_NX | PTE_US | PTE_PROTNONE | PTE_P;
     pte_t set = want & ~PTE_RW;
     pt_protect(&mm->pt, start, end - start, set, clear & ~(want & PTE_RW));
+    if ((oldflags & ~newflags & VM_ACCESS_FLAGS) || ((oldflags & VM_WRITE) && !(want & PTE_RW)))
+        mm_flush_tlb_range(mm, start, end);
 }
 
 /* mprotect_fixup(): give [start,end) of vma newflags.  *pprev becomes the VMA now
@@ -56,7 +60,7 @@ static int mprotect_fixup(struct mm *mm, struct vm_area *vma, struct vm_area **p
         return err;
     *pprev = v;
     vma_set_flags(mm, v, newflags);
-    change_protection(mm, start, end, newflags);
+    change_protection(mm, start, end, oldflags, newflags);
     vm_stat_account(mm, oldflags, -(long)pages);
     vm_stat_account(mm, newflags, (long)pages);
     if ((oldflags & (VM_WRITE | VM_SHARED | VM_LOCKED)) == VM_LOCKED && (newflags & VM_WRITE))

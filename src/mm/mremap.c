@@ -228,17 +228,21 @@ static int move_window(struct mm *mm, uint64_t w, uint64_t wend, uint64_t shift,
 }
 
 /* move_page_tables(): move every entry of [old, old+len) to [new, new+len).  Returns
- * the bytes moved from the start: len, or less when memory ran out. */
+ * the bytes moved from the start: len, or less when memory ran out.  The moved part
+ * of the old range is shot down from the TLB. */
 static uint64_t move_page_tables(struct mm *mm, uint64_t old, uint64_t new, uint64_t len)
 {
-    uint64_t pos = old, end = old + len;
+    uint64_t pos = old, end = old + len, moved = len;
     while (pos < end) {
         uint64_t wend = mm_min((pos + PMD_SIZE) & ~(PMD_SIZE - 1), end), done = 0;
-        if (move_window(mm, pos, wend, new - old, &done)) /* unsigned shift wraps as needed */
-            return pos + done - old;
+        if (move_window(mm, pos, wend, new - old, &done)) { /* unsigned shift wraps as needed */
+            moved = pos + done - old;
+            break;
+        }
         pos = wend;
     }
-    return len;
+    mm_flush_tlb_range(mm, old, old + moved); /* the old addresses translate no more */
+    return moved;
 }
 
 /* After a move: free the page tables of the old range's 2 MiB windows that are now
