@@ -10,7 +10,7 @@
  * pages become read-only in both processes, so that the first write copies
  * (copy-on-write); every copied entry takes a reference on its frame.
  */
-#include "mm/internal.h"
+#include "mm/huge.h"
 
 /* Linux's VM_INIT_DEF_MASK: the only def_flags a new mm inherits. */
 #define VM_INIT_DEF_MASK VM_NOHUGEPAGE
@@ -18,6 +18,7 @@
 struct copy_ctx {
     struct mm *mm;
     bool cow; /* private writable area: write-protect both copies */
+    struct mm *child;
 };
 
 /* pt_copy's transform: reference the frame once more, and write-protect a private
@@ -26,6 +27,9 @@ static pte_t copy_leaf(void *arg, uint64_t va, int level, pte_t *src)
 {
     struct copy_ctx *c = arg;
     (void)va;
+    pte_t huge;
+    if (huge_copy_leaf(c->mm, c->child, level, src, c->cow, &huge)) /* huge leaves, THP subpages */
+        return huge;
     if (!(*src & (PTE_P | PTE_PROTNONE)) || (*src & PTE_SPECIAL))
         return *src; /* swap entries and special maps: no frame behind */
     struct page *pg = phys_page(c->mm->phys, pte_addr(*src, level, true) >> PAGE_SHIFT);
@@ -69,13 +73,14 @@ static int dup_one_vma(struct mm *child, struct mm *parent, const struct vm_area
         v->anon_chain = (src->anon_chain ? src->anon_chain : 1) + 1;
     }
     v->flags &= ~VM_LOCKED_MASK;
+    hugetlb_vma_forget_reserve(v); /* hugetlb_dup_vma_private(): the child owns none */
     if (v->ops && v->ops->open)
         v->ops->open(v);
     vma_link(child, v);
     vm_stat_account(child, v->flags, (long)vma_pages(v));
     if (!fork_copies_pages(src))
         return 0;
-    struct copy_ctx c = {parent, !(src->flags & VM_SHARED) && (src->flags & VM_WRITE)};
+    struct copy_ctx c = {parent, !(src->flags & VM_SHARED) && (src->flags & VM_WRITE), child};
     return pt_copy(&child->pt, &parent->pt, vma_start(src), vma_end(src) - vma_start(src), copy_leaf, &c);
 }
 
