@@ -221,6 +221,7 @@ struct mm_config {
     uint64_t swap_pages;       /* total swap, for the overcommit heuristic */
     int overcommit_ratio;      /* vm.overcommit_ratio (50), for overcommit mode 2 */
     int hugetlb_pages_1g;
+    int thp_policy;            /* transparent_hugepage/enabled: 0 never, 1 madvise, 2 always */
 };
 
 /* Resident pages of an mm by kind (Linux's MM_* rss counters, mm_rss_stat). */
@@ -246,6 +247,7 @@ struct mm {
     int64_t rss[MM_NR_RSS];    /* pages mapped, by kind: add_mm_counter() */
     uint64_t hiwater_rss;      /* VmHWM: the largest rss seen (pages) */
     uint64_t hiwater_vm;       /* VmPeak: the largest total_vm seen (pages) */
+    bool huge_zero_page;       /* MMF_HUGE_ZERO_PAGE: holds the huge zero page */
     /* flush_tlb_range(): called after PTEs of [start, end) were cleared, pointed
      * elsewhere or lost rights, so that no CPU keeps a stale translation.  The kernel
      * sets it (the memory manager knows no CPUs); NULL: nothing is cached. */
@@ -293,6 +295,18 @@ enum vm_event { MM_VM_EVENTS(MM_VM_EVENT_ENUM) VM_NR_EVENTS };
 struct mm_machine {
     uint64_t events[VM_NR_EVENTS];
     struct mm *mms; /* every address space on the machine (mm->machine_next) */
+    /* The huge zero page (src/mm/huge_memory.c): allocated on first use, freed when no
+     * mm holds it any more (as the shrinker frees it). */
+    pfn_t huge_zero_pfn;
+    uint64_t huge_zero_users;
+    /* The hugetlb pools (hstates), [0] 2 MiB and [1] 1 GiB pages, reserved at boot as
+     * contiguous frames outside managed memory (src/mm/hugetlb.c). */
+    struct mm_hstate {
+        uint64_t base_pfn;     /* first frame of the pool */
+        uint64_t nr;           /* HugePages_Total */
+        uint64_t free;         /* HugePages_Free */
+        uint64_t resv;         /* HugePages_Rsvd */
+    } hstate[2];
 };
 
 /* The machine state of phys, created on first use (and freed by phys_destroy). */
@@ -496,6 +510,13 @@ void pagecache_release(struct mm_file *f);
  * so leak audits do not see it; without this call the zero page is allocated on
  * first use).  0, or -EINVAL when frame 0 is no longer free. */
 int mm_zero_page_reserve(struct phys *phys);
+
+/* Reserve the hugetlb pools of a new machine (config hugepages=N, hugepages_1g=N):
+ * as many of the pages as fit, each a contiguous, aligned run of frames outside
+ * managed memory (1 GiB pages exceed the buddy allocator's largest order).  Call at
+ * boot, before processes exist.  mm_machine_of(phys)->hstate[].nr says how many
+ * pages of each size were made. */
+void mm_hugetlb_pool_init(struct phys *phys, uint64_t pages_2m, uint64_t pages_1g);
 
 /* The machine is going: forget its zero page (freeing it unless reserved) and free
  * every page cache left on it.  Call before phys_destroy. */

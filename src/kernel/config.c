@@ -41,6 +41,7 @@ void kernel_config_sync(struct kernel_config *cfg)
     cfg->mm.swap_pages = cfg->swap >> 12;
     cfg->mm.randomize = cfg->aslr;
     cfg->mm.seed = cfg->seed;
+    cfg->mm.thp_policy = cfg->thp;
 }
 
 /* ---- value parsers: each returns NULL when the value is good, else what a good
@@ -146,6 +147,26 @@ static const char *set_thp(struct kernel_config *cfg, const char *v)
     if (!parse_choice(v, words, 3, &cfg->thp))
         return "expected always, madvise or never";
     return NULL;
+}
+
+/* hugetlb pool sizes (vm.nr_hugepages and the 1 GiB hstate's), reserved at boot. */
+static const char *set_hugepages(int *pages, const char *v)
+{
+    uint64_t n;
+    if (!parse_u64(v, &n) || n > (1u << 30))
+        return "expected a number of pages";
+    *pages = (int)n;
+    return NULL;
+}
+
+static const char *set_hugepages_2m(struct kernel_config *cfg, const char *v)
+{
+    return set_hugepages(&cfg->mm.hugetlb_pages_2m, v);
+}
+
+static const char *set_hugepages_1g(struct kernel_config *cfg, const char *v)
+{
+    return set_hugepages(&cfg->mm.hugetlb_pages_1g, v);
 }
 
 static const char *set_pcid(struct kernel_config *cfg, const char *v)
@@ -292,6 +313,7 @@ static const struct config_key config_keys[] = {
     {"thp", set_thp},           {"pcid", set_pcid},       {"aslr", set_aslr},
     {"reclaim", set_reclaim},   {"seed", set_seed},       {"overcommit", set_overcommit},
     {"max_map_count", set_max_map_count}, {"uid", set_uid}, {"gid", set_gid},
+    {"hugepages", set_hugepages_2m}, {"hugepages_1g", set_hugepages_1g},
 };
 
 int kernel_config_set(struct kernel_config *cfg, const char *key, const char *value, char *err, size_t errlen)

@@ -45,6 +45,7 @@ int kernel_create(const struct kernel_config *cfg, struct kernel **out)
         return err;
     }
     mm_zero_page_reserve(k->phys); /* frame 0: the shared zero page, outside managed memory */
+    mm_hugetlb_pool_init(k->phys, (uint64_t)k->cfg.mm.hugetlb_pages_2m, (uint64_t)k->cfg.mm.hugetlb_pages_1g);
     int err = cpu_init(&k->cpu, k->phys, &k->cfg.cpu);
     if (err) {
         mm_fault_release_phys(k->phys);

@@ -17,6 +17,7 @@
  * the walker's leaf callbacks, which keep the table counts exact.
  */
 #include "mm/fault.h"
+#include "mm/huge.h"
 
 #include <pagoda/cpu.h>
 
@@ -165,6 +166,8 @@ static pfn_t pte_pfn(pte_t e)
 /* Drop one mapping's references on the frame of a (non-special) PTE. */
 static void drop_mapping(struct mm *mm, pte_t e)
 {
+    if (huge_drop_pte_mapping(mm, pte_pfn(e))) /* a subpage of a THP */
+        return;
     struct page *pg = phys_page(mm->phys, pte_pfn(e));
     PAGODA_BUG_ON(pg->refcount <= 0 || pg->mapcount <= 0, "a mapped frame is referenced by its PTE");
     pg->mapcount--;
@@ -423,8 +426,7 @@ static enum fault_result wp_fault(struct fault *f, pte_t *pte)
     if (e & PTE_SPECIAL) { /* the zero page: a fresh zeroed frame */
         r = map_new_anon(f, pte, false, 0);
     } else {
-        struct page *pg = phys_page(f->mm->phys, pte_pfn(e));
-        if ((pg->flags & PG_ANON) && pg->refcount == 1) { /* wp_can_reuse_anon_folio() */
+        if (anon_frame_reusable(f->mm, pte_pfn(e))) { /* wp_can_reuse_anon_folio() */
             *pte |= PTE_RW | PTE_D | PTE_A;
             return FAULT_DONE;
         }
@@ -510,8 +512,10 @@ static enum fault_result do_fault(struct mm *mm, uint64_t addr, unsigned ec)
     enum fault_result r = access_error(ec, vma);
     if (r != FAULT_DONE)
         return r;
-    if (vma->flags & VM_HUGETLB)
-        return FAULT_SIGBUS; /* hugetlb pages are not modelled: as with an empty pool */
+    enum huge_result hr = (vma->flags & VM_HUGETLB) ? hugetlb_handle_fault(mm, vma, addr, ec)
+                                                    : thp_handle_pmd_fault(mm, vma, addr, ec);
+    if (hr != HUGE_FALLBACK) /* a huge page, or a hugetlb outcome */
+        return hr == HUGE_DONE ? FAULT_DONE : hr == HUGE_SIGBUS ? FAULT_SIGBUS : FAULT_OOM;
     struct fault f = {.mm = mm, .vma = vma, .addr = addr & PAGE_MASK, .ec = ec};
     f.pgoff = vma->pgoff + ((f.addr - vma_start(vma)) >> PAGE_SHIFT);
     const struct pt_walk_ops ops = {.leaf = resolve_leaf};

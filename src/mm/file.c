@@ -3,7 +3,7 @@
  * writes one; the access mode the program asked for is remembered so that Linux's
  * permission rules still apply (EACCES for a shared writable map of an O_RDONLY fd).
  */
-#include "mm/internal.h"
+#include "mm/huge.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -142,6 +142,7 @@ void mm_file_put(struct mm_file *f)
     if (--f->refcount)
         return;
     pagecache_release(f); /* its cached pages go with the last reference */
+    hugetlb_file_release(f); /* and its huge pages and reservations */
     if (f->host_fd >= 0)
         close(f->host_fd);
     free(f->path);

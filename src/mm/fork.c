@@ -10,7 +10,7 @@
  * pages become read-only in both processes, so that the first write copies
  * (copy-on-write); every copied entry takes a reference on its frame.
  */
-#include "mm/internal.h"
+#include "mm/huge.h"
 
 /* Linux's VM_INIT_DEF_MASK: the only def_flags a new mm inherits. */
 #define VM_INIT_DEF_MASK VM_NOHUGEPAGE
@@ -19,6 +19,7 @@ struct copy_ctx {
     struct mm *mm;
     bool cow; /* private writable area: write-protect both copies */
     uint64_t wp_start, wp_end; /* parent pages write-protected here, for the TLB flush */
+    struct mm *child;
 };
 
 /* pt_copy's transform: reference the frame once more, and write-protect a private
@@ -26,7 +27,14 @@ struct copy_ctx {
 static pte_t copy_leaf(void *arg, uint64_t va, int level, pte_t *src)
 {
     struct copy_ctx *c = arg;
-    (void)va;
+    pte_t huge, before = *src;
+    if (huge_copy_leaf(c->mm, c->child, level, src, c->cow, &huge)) { /* huge leaves, THP subpages */
+        if ((before & PTE_RW) && !(*src & PTE_RW)) {
+            c->wp_start = mm_min(c->wp_start, va);
+            c->wp_end = mm_max(c->wp_end, va + pt_level_size(level));
+        }
+        return huge;
+    }
     if (!(*src & (PTE_P | PTE_PROTNONE)) || (*src & PTE_SPECIAL))
         return *src; /* swap entries and special maps: no frame behind */
     struct page *pg = phys_page(c->mm->phys, pte_addr(*src, level, true) >> PAGE_SHIFT);
@@ -73,13 +81,14 @@ static int dup_one_vma(struct mm *child, struct mm *parent, const struct vm_area
         v->anon_chain = (src->anon_chain ? src->anon_chain : 1) + 1;
     }
     v->flags &= ~VM_LOCKED_MASK;
+    hugetlb_vma_forget_reserve(v); /* hugetlb_dup_vma_private(): the child owns none */
     if (v->ops && v->ops->open)
         v->ops->open(v);
     vma_link(child, v);
     vm_stat_account(child, v->flags, (long)vma_pages(v));
     if (!fork_copies_pages(src))
         return 0;
-    struct copy_ctx c = {parent, !(src->flags & VM_SHARED) && (src->flags & VM_WRITE), UINT64_MAX, 0};
+    struct copy_ctx c = {parent, !(src->flags & VM_SHARED) && (src->flags & VM_WRITE), UINT64_MAX, 0, child};
     int err = pt_copy(&child->pt, &parent->pt, vma_start(src), vma_end(src) - vma_start(src), copy_leaf, &c);
     if (c.wp_end) /* the parent's writable translations of these pages must go */
         mm_flush_tlb_range(parent, c.wp_start, c.wp_end);

@@ -3,7 +3,7 @@
  * paths of Linux's mm/vma.c (a new range, and a changed part of an existing VMA),
  * munmap, accounting and the invariant checker.
  */
-#include "mm/internal.h"
+#include "mm/huge.h"
 
 #include <inttypes.h>
 
@@ -21,6 +21,7 @@ void mm_config_default(struct mm_config *cfg)
     cfg->stack_guard_gap = 256 * PAGE_SIZE;
     cfg->overcommit = 0;
     cfg->thp_enabled = true;
+    cfg->thp_policy = 1; /* madvise, as on the reference machine */
     cfg->anon_vma_names = false;
     cfg->overcommit_ratio = 50;
 }
@@ -73,6 +74,9 @@ int mm_create(struct phys *phys, const struct mm_config *cfg, struct mm **out)
     }
     mm->phys = phys;
     mm->cfg = *cfg;
+    if (cfg->hugetlb_pages_2m > 0 || cfg->hugetlb_pages_1g > 0) /* a machine booted without the kernel */
+        mm_hugetlb_pool_init(phys, cfg->hugetlb_pages_2m > 0 ? (uint64_t)cfg->hugetlb_pages_2m : 0,
+                             cfg->hugetlb_pages_1g > 0 ? (uint64_t)cfg->hugetlb_pages_1g : 0);
     vma_tree_init(&mm->vmas);
     mm->task_size = cfg->paging_levels == 5 ? PGD_TASK_SIZE_5L : PGD_TASK_SIZE_4L;
     mm->mmap_legacy_base = PGD_TASK_UNMAPPED_BASE_4L + mmap_rnd(cfg);
@@ -100,6 +104,7 @@ void mm_destroy(struct mm *mm)
         vma_free(v);
     }
     pgtable_destroy(&mm->pt, NULL, NULL);
+    thp_mm_exit(mm);
     struct mm_machine *m = mm_machine_of(mm->phys);
     if (mm->machine_prev)
         mm->machine_prev->machine_next = mm->machine_next;
@@ -346,6 +351,9 @@ int vma_split_nocheck(struct mm *mm, struct vm_area *vma, uint64_t addr, int new
         if (err)
             return err;
     }
+    int err = thp_split_at(mm, addr); /* vma_adjust_trans_huge(): no PMD crosses a VMA edge */
+    if (err)
+        return err;
     struct vm_area *nv = vma_dup(vma);
     if (!nv)
         return -ENOMEM;
@@ -541,6 +549,9 @@ struct vm_area *vma_modify(struct mm *mm, struct vm_area *prev, struct vm_area *
 static int release_leaf(void *arg, uint64_t va, int level, pte_t *entry)
 {
     struct mm *mm = arg;
+    (void)va;
+    if (huge_release_leaf(mm, level, *entry)) /* huge leaves, subpages of THPs */
+        return 0;
     if (!(*entry & (PTE_P | PTE_PROTNONE)) || (*entry & PTE_SPECIAL))
         return 0; /* swap entries and markers map no frame; PROT_NONE ones do */
     struct page *pg = phys_page(mm->phys, pte_addr(*entry, level, true) >> PAGE_SHIFT);
@@ -552,10 +563,11 @@ static int release_leaf(void *arg, uint64_t va, int level, pte_t *entry)
 
 void mm_zap_range(struct mm *mm, uint64_t start, uint64_t end)
 {
-    if (end > start) {
-        pt_unmap(&mm->pt, start, end - start, release_leaf, mm);
-        mm_flush_tlb_range(mm, start, end);
-    }
+    if (end <= start)
+        return;
+    thp_split_edges(mm, start, end); /* zap_pmd_range's partial PMDs */
+    pt_unmap(&mm->pt, start, end - start, release_leaf, mm);
+    mm_flush_tlb_range(mm, start, end);
 }
 
 int munmap_precheck(const struct mm *mm, uint64_t start, uint64_t end)

@@ -3,7 +3,7 @@
  * (mm/mmap.c do_mmap and __get_unmapped_area, mm/vma.c __mmap_region,
  * arch/x86/kernel/sys_x86_64.c), so that errors come out with the same precedence.
  */
-#include "mm/internal.h"
+#include "mm/huge.h"
 
 /* ---- get_unmapped_area ---------------------------------------------------------- */
 
@@ -272,22 +272,23 @@ static int hugetlb_vm_op_split(struct vm_area *vma, uint64_t addr)
     return (addr & (vma_page_size(vma) - 1)) ? -EINVAL : 0;
 }
 
-const struct vm_operations hugetlb_vm_ops = {.may_split = hugetlb_vm_op_split};
+const struct vm_operations hugetlb_vm_ops = {
+    .may_split = hugetlb_vm_op_split,
+    .open = hugetlb_vma_open,
+    .close = hugetlb_vma_close,
+};
 
 /* hugetlbfs_file_mmap(): the VMA becomes VM_HUGETLB|VM_DONTEXPAND (so it never merges);
  * the file offset must be huge-page aligned (EINVAL); without VM_NORESERVE the pages
- * are reserved from the pool now, ENOMEM when it is short.  pagoda keeps no count of
- * earlier reservations: the pool is compared with this mapping alone (the reference
- * machine's pool is empty). */
-static int hugetlbfs_mmap(const struct mm *mm, uint64_t hsize, uint64_t *vm_flags, uint64_t pgoff, uint64_t len)
+ * are reserved from the pool now, ENOMEM when free pages not yet reserved are short
+ * (hugetlb_reserve_pages, in hugetlb.c). */
+static int hugetlbfs_mmap(const struct mm *mm, const struct mm_file *file, uint64_t hsize, uint64_t *vm_flags,
+                          uint64_t pgoff, uint64_t len)
 {
     *vm_flags |= VM_HUGETLB | VM_DONTEXPAND;
     if (pgoff & ((hsize >> PAGE_SHIFT) - 1))
         return -EINVAL;
-    if (*vm_flags & VM_NORESERVE)
-        return 0;
-    int pool = hsize == HPAGE_SIZE_1G ? mm->cfg.hugetlb_pages_1g : mm->cfg.hugetlb_pages_2m;
-    return pool < 0 || (uint64_t)pool < len / hsize ? -ENOMEM : 0;
+    return hugetlb_reserve(mm, file, hsize, pgoff, len, *vm_flags);
 }
 
 /* The work __mmap_new_vma() does once the old mappings are cleared: the file's ->mmap
@@ -303,7 +304,7 @@ static int mmap_setup_hook(const struct mm *mm, const struct mm_file *file, uint
     if (file->sync_capable && (*vm_flags & VM_SYNC))
         return -EOPNOTSUPP; /* ext4/xfs: VM_SYNC needs DAX */
     uint64_t hsize = hugetlbfs_page_size(file);
-    return hsize ? hugetlbfs_mmap(mm, hsize, vm_flags, pgoff, len) : 0;
+    return hsize ? hugetlbfs_mmap(mm, file, hsize, vm_flags, pgoff, len) : 0;
 }
 
 /* __mmap_complete(): what a locked mapping adds to locked_vm.  Special and hugetlb
@@ -342,6 +343,7 @@ static struct vm_area *mmap_new_vma(struct mm *mm, struct mm_file *vfile, uint64
     if (vm_flags & VM_HUGETLB)
         vma->ops = &hugetlb_vm_ops;
     vma_link(mm, vma);
+    hugetlb_vma_own_reserve(vma); /* a private mapping owns the pages it reserved */
     return vma;
 }
 

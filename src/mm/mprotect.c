@@ -1,7 +1,7 @@
 /*
  * mprotect: Linux's do_mprotect_pkey() and mprotect_fixup() (mm/mprotect.c).
  */
-#include "mm/internal.h"
+#include "mm/huge.h"
 
 /* Page-table bits for a VMA's flags (Linux's protection_map on x86-64): private
  * writable maps are mapped read-only so the first write faults (COW); PROT_NONE is
@@ -27,6 +27,7 @@ static void change_protection(struct mm *mm, uint64_t start, uint64_t end, uint6
     pte_t want = vma_pte_bits(newflags);
     pte_t clear = PTE_RW | PTE_NX | PTE_US | PTE_PROTNONE | PTE_P;
     pte_t set = want & ~PTE_RW;
+    thp_split_edges(mm, start, end); /* change_pmd_range's partial PMDs */
     pt_protect(&mm->pt, start, end - start, set, clear & ~(want & PTE_RW));
     if ((oldflags & ~newflags & VM_ACCESS_FLAGS) || ((oldflags & VM_WRITE) && !(want & PTE_RW)))
         mm_flush_tlb_range(mm, start, end);

@@ -7,7 +7,7 @@
  * allow), moves every page-table entry of the old range to the new one, then unmaps
  * the old range - or, with MREMAP_DONTUNMAP, leaves it mapped but empty.
  */
-#include "mm/internal.h"
+#include "mm/huge.h"
 
 /* What a call is doing to its (current) VMA; see vrm_remap_type(). */
 enum remap_type { REMAP_NO_RESIZE, REMAP_SHRINK, REMAP_EXPAND };
@@ -212,7 +212,7 @@ static int move_window(struct mm *mm, uint64_t w, uint64_t wend, uint64_t shift,
         for (unsigned i = 0; !err && !resplit && i < b->n; i++) {
             uint64_t va = b->leaf[i].va, size = pt_level_size(b->leaf[i].level);
             if (b->leaf[i].level > PT_LEVEL_PTE && ((va + shift) & (size - 1))) {
-                err = pt_split(&mm->pt, va, b->leaf[i].level);
+                err = thp_split_leaf(mm, va, b->leaf[i].level); /* split_huge_pmd() */
                 resplit = !err;
                 continue;
             }
@@ -233,6 +233,7 @@ static int move_window(struct mm *mm, uint64_t w, uint64_t wend, uint64_t shift,
 static uint64_t move_page_tables(struct mm *mm, uint64_t old, uint64_t new, uint64_t len)
 {
     uint64_t pos = old, end = old + len, moved = len;
+    thp_split_edges(mm, old, end); /* a PMD the range cuts is split, not moved */
     while (pos < end) {
         uint64_t wend = mm_min((pos + PMD_SIZE) & ~(PMD_SIZE - 1), end), done = 0;
         if (move_window(mm, pos, wend, new - old, &done)) { /* unsigned shift wraps as needed */
