@@ -431,57 +431,6 @@ static int madvise_walk_vmas(struct madv *m)
     return unmapped;
 }
 
-/* ---- MADV_POPULATE_(READ|WRITE) ------------------------------------------------------- */
-
-/* check_vma_flags() without FOLL_FORCE: may the range be faulted in this way? */
-static bool populate_vma_ok(const struct vm_area *vma, bool write)
-{
-    if (vma->flags & (VM_IO | VM_PFNMAP))
-        return false;
-    return (vma->flags & (write ? VM_WRITE : VM_READ)) != 0;
-}
-
-/* Where in [start, end) of vma a fault would raise SIGSEGV or SIGBUS: a guard
- * marker, or a file page wholly beyond the end of the file.  `end` if nowhere. */
-static uint64_t first_fault_failure(struct mm *mm, const struct vm_area *vma, uint64_t start, uint64_t end)
-{
-    uint64_t bad = next_guard(mm, start, end);
-    if (vma->file && !vma_is_anonymous(vma)) {
-        uint64_t eof_page = (vma->file->size + PAGE_SIZE - 1) >> PAGE_SHIFT;
-        uint64_t first_page = vma->pgoff + ((start - vma_start(vma)) >> PAGE_SHIFT);
-        if (first_page >= eof_page)
-            bad = start;
-        else if (eof_page - first_page < (bad - start) >> PAGE_SHIFT)
-            bad = start + ((eof_page - first_page) << PAGE_SHIFT);
-    }
-    return bad;
-}
-
-/* madvise_populate(): fault the range in page by page (faultin_page_range with
- * FOLL_MADV_POPULATE): a hole is -ENOMEM, a VMA not allowing the access -EINVAL, a
- * fault that would signal -EFAULT.  Pages arrive with the paging work; what is
- * visible now is that a write fault in a private mapping gives it an anon_vma. */
-static long madvise_populate(struct mm *mm, uint64_t start, uint64_t end, bool write)
-{
-    while (start < end) {
-        struct vm_area *vma = mm_vma_lookup(mm, start);
-        if (!vma)
-            return -ENOMEM;
-        if (!populate_vma_ok(vma, write))
-            return -EINVAL;
-        uint64_t vend = mm_min(vma_end(vma), end);
-        if (vma->flags & VM_HUGETLB)
-            return -EFAULT; /* the (empty) pool gives no page: the fault signals */
-        uint64_t bad = first_fault_failure(mm, vma, start, vend);
-        if (write && bad > start && !(vma->flags & VM_SHARED))
-            vma_anon_prepare(mm, vma);
-        if (bad < vend)
-            return -EFAULT;
-        start = vend;
-    }
-    return 0;
-}
-
 /* ---- madvise(2) --------------------------------------------------------------------- */
 
 static bool behavior_valid(const struct mm *mm, int behavior)
@@ -525,7 +474,7 @@ long mm_madvise(struct mm *mm, uint64_t start, uint64_t len, int advice)
     if (advice == MADV_HWPOISON || advice == MADV_SOFT_OFFLINE) {
         err = -EPERM; /* memory-failure injection needs CAP_SYS_ADMIN */
     } else if (advice == MADV_POPULATE_READ || advice == MADV_POPULATE_WRITE) {
-        err = madvise_populate(mm, start, end, advice == MADV_POPULATE_WRITE);
+        err = mm_faultin_range(mm, start, end, advice == MADV_POPULATE_WRITE);
     } else {
         struct madv m = {.mm = mm, .behavior = advice, .start = start, .end = end};
         err = madvise_walk_vmas(&m);
@@ -650,29 +599,14 @@ static uint64_t locked_pages_in(const struct mm *mm, uint64_t start, uint64_t le
     return count >> PAGE_SHIFT;
 }
 
-/* __mm_populate() without ignore_errors, as mlock calls it after locking: VMA by VMA
- * in address order until one fails.  VM_IO/VM_PFNMAP and lock-on-fault VMAs are
- * skipped; get_user_pages refuses a PROT_NONE VMA (EFAULT, which mlock reports as
- * ENOMEM: __mlock_posix_error_return), a hugetlb VMA (never locked, so never
- * lock-on-fault) cannot get a page from the empty pool, and a file page past the end
- * of the file (or a guard marker) faults with SIGBUS (SIGSEGV): ENOMEM as well.  The
- * VMAs stay locked.  Pages arrive with the paging work; what is visible now is the
- * anon_vma a write fault gives a private writable VMA. */
+/* __mm_populate() without ignore_errors, as mlock calls it after locking: the VMAs
+ * stay locked whatever happens; __mlock_posix_error_return() turns a fault that
+ * would signal (EFAULT: a PROT_NONE area, a file page past EOF, a guard marker, an
+ * empty hugetlb pool) into ENOMEM and running out of memory into EAGAIN. */
 static long mlock_populate(struct mm *mm, uint64_t start, uint64_t end)
 {
-    for (struct vm_area *v = mm_find_vma(mm, start); v && vma_start(v) < end; v = vma_next(v)) {
-        if (v->flags & (VM_IO | VM_PFNMAP | VM_LOCKONFAULT))
-            continue;
-        if (!(v->flags & VM_ACCESS_FLAGS) || (v->flags & VM_HUGETLB))
-            return -ENOMEM;
-        uint64_t s = mm_max(start, vma_start(v)), e = mm_min(end, vma_end(v));
-        uint64_t bad = first_fault_failure(mm, v, s, e);
-        if (bad > s)
-            mm_populate_range(mm, s, e);
-        if (bad < e)
-            return -ENOMEM;
-    }
-    return 0;
+    int err = mm_populate(mm, start, end, false);
+    return err == -EFAULT ? -ENOMEM : err == -ENOMEM ? -EAGAIN : err;
 }
 
 /* do_mlock(). */

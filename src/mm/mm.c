@@ -594,22 +594,6 @@ int do_munmap_range(struct mm *mm, uint64_t start, uint64_t end)
     return 0;
 }
 
-/* ---- populate ---------------------------------------------------------------------- */
-
-void mm_populate_range(struct mm *mm, uint64_t start, uint64_t end)
-{
-    /* Pages arrive with the paging work; what is visible now is that a write
-     * population of a private writable area gives it an anon_vma, which decides
-     * later merges. */
-    for (struct vm_area *v = vma_of(vma_tree_find_intersection(&mm->vmas, start, end)); v && vma_start(v) < end;
-         v = vma_next(v)) {
-        if (v->flags & (VM_IO | VM_PFNMAP | VM_LOCKONFAULT | VM_HUGETLB))
-            continue; /* hugetlb pages come from the pool and bring no anon_vma here */
-        if ((v->flags & (VM_WRITE | VM_SHARED)) == VM_WRITE)
-            vma_anon_prepare(mm, v);
-    }
-}
-
 /* ---- checker ---------------------------------------------------------------------- */
 
 void mm_check(const struct mm *mm)
