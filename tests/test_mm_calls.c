@@ -771,8 +771,13 @@ static void test_madvise_dontneed_and_free(void **state)
     assert_int_equal(mm_madvise(mm, A(0), 4 * PG, MADV_FREE), 0);
     assert_int_equal(pfn_at(mm, A(2)), q);
     assert_int_equal(entry_at(mm, A(2)) & (PTE_A | PTE_D), 0);
+    /* It waits in the lru_lazyfree batch (holding a reference) until a drain. */
+    assert_int_equal(phys_page(mm->phys, q)->flags & (PG_SWAPBACKED | PG_DIRTY), PG_SWAPBACKED);
+    assert_int_equal(phys_page(mm->phys, q)->refcount, 2);
+    mm_lru_add_drain(mm->phys);
     assert_int_equal(phys_page(mm->phys, q)->flags & (PG_SWAPBACKED | PG_DIRTY), 0);
     assert_int_equal(phys_page(mm->phys, q)->flags & PG_ANON, PG_ANON);
+    assert_int_equal(phys_page(mm->phys, q)->refcount, 1);
     /* Locked VMAs refuse DONTNEED and FREE, but not DONTNEED_LOCKED. */
     assert_int_equal(mm_mlock(mm, A(0), 4 * PG, 0), 0);
     assert_int_equal(mm_madvise(mm, A(0), 4 * PG, MADV_DONTNEED), -EINVAL);

@@ -163,6 +163,25 @@ void mm_populate_range(struct mm *mm, uint64_t start, uint64_t end);
  * signal); the pages before a failure stay populated. */
 long mm_faultin_range(struct mm *mm, uint64_t start, uint64_t end, bool write);
 
+/* ---- LRU and reclaim effects (reclaim.c) ------------------------------------------- */
+
+/* Every mm is listed while it lives, so that a file's pages can be unmapped from every
+ * address space (Linux walks the file's i_mmap).  0 or -ENOMEM. */
+int mm_register(struct mm *mm);
+void mm_unregister(struct mm *mm);
+/* lru_add_drain(): pages MADV_FREE queued become lazyfree (pglazyfree), and the
+ * batch's references go.  MADV_FREE/COLD/PAGEOUT, munmap and exit drain. */
+void mm_lru_add_drain(struct phys *phys);
+/* MADV_FREE's page walk over [start, end) of an anonymous VMA. */
+int mm_lazyfree_range(struct mm *mm, uint64_t start, uint64_t end);
+/* MADV_COLD (pageout false) or MADV_PAGEOUT over [start, end) of one VMA; file_ok:
+ * the caller may write the file (can_do_file_pageout), else only anonymous pages. */
+int mm_cold_range(struct mm *mm, uint64_t start, uint64_t end, bool pageout, bool file_ok);
+/* Punch [first, last) (page offsets) out of f: every PTE mapping those cache pages
+ * in every mm on phys goes (private copies stay), then the pages leave the cache.
+ * 0 or -ENOMEM. */
+int mm_punch_hole(struct mm_file *f, struct phys *phys, uint64_t first, uint64_t last);
+
 /* Check the whole address space in test builds. */
 static inline void mm_validate(const struct mm *mm)
 {

@@ -6,7 +6,7 @@
  * Attribute changes go through vma_modify(), exactly like mprotect_fixup(): the range
  * is split out of its VMA, or merged with a neighbour whose attributes now match.
  */
-#include "mm/internal.h"
+#include "mm/fault.h"
 
 #include <unistd.h>
 
@@ -226,34 +226,6 @@ static bool dontneed_free_valid(struct madv *m)
     return true;
 }
 
-struct lazyfree_walk {
-    struct mm *mm;
-    uint64_t start, end;
-};
-
-/* folio_mark_lazyfree() for one mapped leaf: clean, unreferenced, reclaimable
- * without swap (an anonymous page that is no longer swap-backed).  A huge page the
- * range covers only in part is left alone (Linux would try to split it). */
-static int lazyfree_leaf(void *arg, uint64_t va, int level, pte_t *entry)
-{
-    const struct lazyfree_walk *w = arg;
-    pte_t e = *entry;
-    if (!pte_mapped(e) || (e & PTE_SPECIAL))
-        return 0; /* swap entries, markers, the zero page */
-    if (va < w->start || va + pt_level_size(level) > w->end)
-        return 0;
-    struct page *pg = phys_page(w->mm->phys, pte_addr(e, level, true) >> PAGE_SHIFT);
-    if (pg->flags & PG_DIRTY) {
-        if (pg->mapcount != 1)
-            return 0; /* do not interfere with other mappings */
-        pg->flags &= ~(uint32_t)PG_DIRTY;
-    }
-    *entry = e & ~(PTE_A | PTE_D);
-    if ((pg->flags & (PG_ANON | PG_SWAPBACKED)) == (PG_ANON | PG_SWAPBACKED))
-        pg->flags &= ~(uint32_t)PG_SWAPBACKED;
-    return 0;
-}
-
 /* MADV_DONTNEED(_LOCKED) and MADV_FREE: the VMA is never split. */
 static int madvise_dontneed_free(struct madv *m)
 {
@@ -263,17 +235,18 @@ static int madvise_dontneed_free(struct madv *m)
         return 0;
     if (m->behavior != MADV_FREE) {
         zap_keep_guards(m->mm, m->start, m->end);
+        mm_flush_tlb_range(m->mm, m->start, m->end);
         return 0;
     }
     if (!vma_is_anonymous(m->vma))
         return -EINVAL;
-    const struct pt_walk_ops ops = {.leaf = lazyfree_leaf};
-    struct lazyfree_walk w = {m->mm, m->start, m->end};
-    return pt_walk_range(&m->mm->pt, m->start, m->end, PT_LEVEL_PTE, 0, &ops, &w);
+    return mm_lazyfree_range(m->mm, m->start, m->end);
 }
 
-/* MADV_REMOVE: punch a hole in the backing object; here its pages leave this
- * mapping (the host file is never written). */
+/* MADV_REMOVE: vfs_fallocate(PUNCH_HOLE | KEEP_SIZE) on the backing file - shmem,
+ * memfd, shared /dev/zero or a host file: the pages leave every mapping of the file
+ * in every process (private copies stay) and the page cache; afterwards the hole
+ * reads as zeros.  The host file itself is never written. */
 static int madvise_remove(struct madv *m)
 {
     const struct vm_area *vma = m->vma;
@@ -283,14 +256,45 @@ static int madvise_remove(struct madv *m)
         return -EINVAL;
     if ((vma->flags & (VM_SHARED | VM_MAYWRITE)) != (VM_SHARED | VM_MAYWRITE))
         return -EACCES;
-    zap_keep_guards(m->mm, m->start, m->end);
-    return 0;
+    uint64_t first = vma->pgoff + ((m->start - vma_start(vma)) >> PAGE_SHIFT);
+    return mm_punch_hole(vma->file, m->mm->phys, first, first + ((m->end - m->start) >> PAGE_SHIFT));
 }
 
-/* MADV_COLD / MADV_PAGEOUT: LRU hints; with no reclaim modelled nothing moves. */
+/* can_do_file_pageout(): the owner of the file, or someone who may write it. */
+static bool may_page_out_file(const struct vm_area *vma)
+{
+    const struct mm_file *f = vma->file;
+    if (!f)
+        return false;
+    if (f->is_shmem || f->writable)
+        return true;
+    return f->path && access(f->path, W_OK) == 0;
+}
+
+/* MADV_COLD / MADV_PAGEOUT (can_madv_lru_vma(): not locked, PFN-mapped or hugetlb). */
 static int madvise_lru_hint(const struct madv *m)
 {
-    return (m->vma->flags & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB)) ? -EINVAL : 0;
+    if (m->vma->flags & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB))
+        return -EINVAL;
+    bool pageout = m->behavior == MADV_PAGEOUT;
+    bool file_ok = vma_is_anonymous(m->vma) || may_page_out_file(m->vma);
+    return mm_cold_range(m->mm, m->start, m->end, pageout, file_ok);
+}
+
+/* MADV_WILLNEED: a host file's pages are read into the page cache
+ * (vfs_fadvise(POSIX_FADV_WILLNEED), up to the end of the file); shmem and anonymous
+ * memory would only be swapped in, and there is no swap. */
+static int madvise_willneed(const struct madv *m)
+{
+    struct vm_area *vma = m->vma;
+    if (!vma->file || vma_is_anonymous(vma) || vma->file->host_fd < 0)
+        return 0;
+    struct pagecache *c = pagecache_attach(vma->file, m->mm->phys);
+    if (c) {
+        uint64_t first = vma->pgoff + ((m->start - vma_start(vma)) >> PAGE_SHIFT);
+        pagecache_readahead(c, vma->file, first, (m->end - m->start) >> PAGE_SHIFT);
+    }
+    return 0;
 }
 
 /* is_valid_guard_vma(). */
@@ -377,7 +381,7 @@ static int madvise_vma_behavior(struct madv *m)
         return -EPERM;
     switch (m->behavior) {
     case MADV_REMOVE: return madvise_remove(m);
-    case MADV_WILLNEED: return 0; /* read-ahead / swap-in only: never populates */
+    case MADV_WILLNEED: return madvise_willneed(m);
     case MADV_COLD:
     case MADV_PAGEOUT: return madvise_lru_hint(m);
     case MADV_FREE:
@@ -741,20 +745,23 @@ static bool can_do_mincore(const struct vm_area *vma)
     return f->path && access(f->path, W_OK) == 0;
 }
 
-struct mincore_walk {
-    uint64_t start, end;
-    unsigned char *vec;
-};
-
-/* A mapped leaf (present or PROT_NONE) marks its pages of the range resident. */
-static int mincore_leaf(void *arg, uint64_t va, int level, pte_t *entry)
+/* mincore_pte_range() for one page: a present (or PROT_NONE) leaf is resident; an
+ * empty entry or a guard marker (pte_none_mostly) asks the page cache of a file
+ * mapping, so a file page counts while cached even where this mapping has no PTE;
+ * anonymous memory without a PTE is not resident (nor would a swap entry be). */
+static unsigned char page_resident(struct mm *mm, const struct vm_area *vma, const struct pagecache *c,
+                                   uint64_t va)
 {
-    struct mincore_walk *w = arg;
-    if (!pte_mapped(*entry))
-        return 0; /* swap (no swap cache here), guard markers */
-    uint64_t lo = mm_max(va, w->start), hi = mm_min(va + pt_level_size(level), w->end);
-    memset(w->vec + ((lo - w->start) >> PAGE_SHIFT), 1, (hi - lo) >> PAGE_SHIFT);
-    return 0;
+    pte_t e = 0;
+    int level;
+    if (pt_lookup(&mm->pt, va, &e, &level))
+        e = 0;
+    if (pte_mapped(e))
+        return 1;
+    if ((e && !pte_is_guard(e)) || !c)
+        return 0;
+    pfn_t pfn;
+    return pagecache_peek(c, vma->pgoff + ((va - vma_start(vma)) >> PAGE_SHIFT), &pfn);
 }
 
 /* do_mincore(): the pages of [addr, ...) inside the VMA at addr; their count, or
@@ -769,10 +776,11 @@ static long mincore_vma(struct mm *mm, uint64_t addr, uint64_t pages, unsigned c
         memset(vec, 1, n);
         return (long)n;
     }
-    memset(vec, 0, n);
-    struct mincore_walk w = {addr, end, vec};
-    const struct pt_walk_ops ops = {.leaf = mincore_leaf};
-    pt_walk_range(&mm->pt, addr, end, PT_LEVEL_PTE, 0, &ops, &w);
+    const struct pagecache *c = NULL; /* hugetlb: the page tables alone (mincore_hugetlb) */
+    if (vma->file && !vma_is_anonymous(vma) && !(vma->flags & VM_HUGETLB))
+        c = pagecache_find(vma->file, mm->phys);
+    for (uint64_t i = 0; i < n; i++)
+        vec[i] = page_resident(mm, vma, c, addr + (i << PAGE_SHIFT));
     return (long)n;
 }
 

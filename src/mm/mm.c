@@ -78,6 +78,11 @@ int mm_create(struct phys *phys, const struct mm_config *cfg, struct mm **out)
     mm->mmap_legacy_base = PGD_TASK_UNMAPPED_BASE_4L + mmap_rnd(cfg);
     mm->mmap_base = cfg->legacy_layout ? mm->mmap_legacy_base : compute_mmap_base(cfg, PGD_DEFAULT_MAP_WINDOW);
     mm->users = 1;
+    if (mm_register(mm)) {
+        pgtable_destroy(&mm->pt, NULL, NULL);
+        free(mm);
+        return -ENOMEM;
+    }
     *out = mm;
     return 0;
 }
@@ -86,6 +91,8 @@ void mm_destroy(struct mm *mm)
 {
     if (!mm)
         return;
+    mm_unregister(mm);
+    mm_lru_add_drain(mm->phys); /* exit_mmap() */
     while (mm->vmas.first) {
         struct vm_area *v = vma_of(mm->vmas.first);
         mm_zap_range(mm, vma_start(v), vma_end(v));
@@ -584,6 +591,7 @@ int do_munmap_range(struct mm *mm, uint64_t start, uint64_t end)
     int err = munmap_gather(mm, start, end);
     if (err)
         return err;
+    mm_lru_add_drain(mm->phys); /* vms_clear_ptes() */
     struct vm_area *v = vma_of(vma_tree_find_intersection(&mm->vmas, start, end));
     while (v && vma_start(v) < end) {
         struct vm_area *next = vma_next(v);
