@@ -292,6 +292,7 @@ enum vm_event { MM_VM_EVENTS(MM_VM_EVENT_ENUM) VM_NR_EVENTS };
 
 /* The memory manager's state for one machine (one struct phys), shared by every mm on
  * it: event counters now; the zero page, page caches and the kernel half may move here. */
+#define MM_LRU_BATCH 31 /* PAGEVEC_SIZE: pages a per-CPU folio batch holds */
 struct mm_machine {
     uint64_t events[VM_NR_EVENTS];
     struct mm *mms; /* every address space on the machine (mm->machine_next) */
@@ -307,6 +308,10 @@ struct mm_machine {
         uint64_t free;         /* HugePages_Free */
         uint64_t resv;         /* HugePages_Rsvd */
     } hstate[2];
+    /* The lru_lazyfree folio batch (one CPU's): pages MADV_FREE marked, each with a
+     * reference, made lazyfree when the batch fills or lru_add_drain() runs. */
+    pfn_t lazyfree_batch[MM_LRU_BATCH];
+    unsigned lazyfree_count;
 };
 
 /* The machine state of phys, created on first use (and freed by phys_destroy). */

@@ -132,6 +132,7 @@ int mm_zero_page_reserve(struct phys *phys)
 
 void mm_fault_release_phys(struct phys *phys)
 {
+    mm_lru_add_drain(phys);
     struct zero_slot *z = zero_slot_of(phys);
     if (z) {
         struct page *pg = phys_page(phys, z->pfn);
@@ -258,6 +259,11 @@ static enum fault_result cache_page(struct fault *f, struct pagecache **c, pfn_t
 /* do_read_fault / do_cow_fault / do_shared_fault for a missing PTE. */
 static enum fault_result file_fault(struct fault *f, pte_t *pte)
 {
+    if ((f->ec & PF_W) && !(f->vma->flags & VM_SHARED)) {
+        vma_anon_prepare(f->mm, f->vma); /* do_cow_fault() prepares before reading */
+        if (!f->vma->anon_vma)
+            return FAULT_OOM;
+    }
     struct pagecache *c;
     pfn_t pfn;
     enum fault_result r = cache_page(f, &c, &pfn);

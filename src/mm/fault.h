@@ -44,6 +44,23 @@ bool pagecache_reads_host(const struct pagecache *c);
 /* For tests: the frame caching page pgoff of f on phys, if any. */
 bool pagecache_lookup(struct mm_file *f, struct phys *phys, uint64_t pgoff, pfn_t *pfn);
 
+/* The cache holding f's pages on phys (by inode for host files), without attaching
+ * f; NULL if there is none. */
+struct pagecache *pagecache_find(const struct mm_file *f, const struct phys *phys);
+
+/* Drop page pgoff from the cache and free its frame, if it is cached and nobody but
+ * the cache holds it (no PTE, no other reference).  Whether it was dropped. */
+bool pagecache_drop(struct pagecache *c, uint64_t pgoff);
+
+/* truncate_inode_pages_range() for a punched hole [first, last): every cached page
+ * there leaves the cache (each must be unmapped already); a host file remembers the
+ * hole, whose pages then read as zeros.  0 or -ENOMEM. */
+int pagecache_punch(struct pagecache *c, uint64_t first, uint64_t last);
+
+/* force_page_cache_readahead(): read pages [first, first + n) of f into the cache,
+ * stopping at the end of the file (or when memory runs out); pages read. */
+uint64_t pagecache_readahead(struct pagecache *c, const struct mm_file *f, uint64_t first, uint64_t n);
+
 /* Free every cache of phys (mm_fault_release_phys). */
 void pagecache_release_phys(struct phys *phys);
 

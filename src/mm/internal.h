@@ -155,8 +155,36 @@ static inline uint64_t vma_page_size(const struct vm_area *v)
     return size ? size : HPAGE_SIZE_2M;
 }
 
-/* Populate after mmap/mlock/brk (issue 5 fills pages; here the anon_vma effects). */
+/* ---- populating (populate.c) -------------------------------------------------------- */
+
+/* __mm_populate(): fault in [start, end) VMA by VMA as mm/gup.c's
+ * populate_vma_page_range() does (private writable areas by write faults, the rest by
+ * forced read faults; VM_IO/VM_PFNMAP and lock-on-fault areas skipped).  With
+ * ignore_errors a failing VMA is left at its first bad page and the walk goes on;
+ * without, 0 or the first -EFAULT (a fault would signal) / -ENOMEM (out of memory). */
+int mm_populate(struct mm *mm, uint64_t start, uint64_t end, bool ignore_errors);
+/* mm_populate(..., true): after mmap (MAP_POPULATE, VM_LOCKED), brk, mremap, mprotect
+ * and mlockall(MCL_CURRENT). */
 void mm_populate_range(struct mm *mm, uint64_t start, uint64_t end);
+/* faultin_page_range() for MADV_POPULATE_(READ|WRITE): 0, -ENOMEM (a hole),
+ * -EINVAL (VM_IO/VM_PFNMAP or an area without the access), -EFAULT (a fault would
+ * signal); the pages before a failure stay populated. */
+long mm_faultin_range(struct mm *mm, uint64_t start, uint64_t end, bool write);
+
+/* ---- LRU and reclaim effects (reclaim.c) ------------------------------------------- */
+
+/* lru_add_drain(): pages MADV_FREE queued become lazyfree (pglazyfree), and the
+ * batch's references go.  MADV_FREE/COLD/PAGEOUT, munmap and exit drain. */
+void mm_lru_add_drain(struct phys *phys);
+/* MADV_FREE's page walk over [start, end) of an anonymous VMA. */
+int mm_lazyfree_range(struct mm *mm, uint64_t start, uint64_t end);
+/* MADV_COLD (pageout false) or MADV_PAGEOUT over [start, end) of one VMA; file_ok:
+ * the caller may write the file (can_do_file_pageout), else only anonymous pages. */
+int mm_cold_range(struct mm *mm, uint64_t start, uint64_t end, bool pageout, bool file_ok);
+/* Punch [first, last) (page offsets) out of f: every PTE mapping those cache pages
+ * in every mm on phys goes (private copies stay), then the pages leave the cache.
+ * 0 or -ENOMEM. */
+int mm_punch_hole(struct mm_file *f, struct phys *phys, uint64_t first, uint64_t last);
 
 /* Check the whole address space in test builds. */
 static inline void mm_validate(const struct mm *mm)

@@ -6,7 +6,7 @@
  * Attribute changes go through vma_modify(), exactly like mprotect_fixup(): the range
  * is split out of its VMA, or merged with a neighbour whose attributes now match.
  */
-#include "mm/internal.h"
+#include "mm/fault.h"
 
 #include <unistd.h>
 
@@ -226,34 +226,6 @@ static bool dontneed_free_valid(struct madv *m)
     return true;
 }
 
-struct lazyfree_walk {
-    struct mm *mm;
-    uint64_t start, end;
-};
-
-/* folio_mark_lazyfree() for one mapped leaf: clean, unreferenced, reclaimable
- * without swap (an anonymous page that is no longer swap-backed).  A huge page the
- * range covers only in part is left alone (Linux would try to split it). */
-static int lazyfree_leaf(void *arg, uint64_t va, int level, pte_t *entry)
-{
-    const struct lazyfree_walk *w = arg;
-    pte_t e = *entry;
-    if (!pte_mapped(e) || (e & PTE_SPECIAL))
-        return 0; /* swap entries, markers, the zero page */
-    if (va < w->start || va + pt_level_size(level) > w->end)
-        return 0;
-    struct page *pg = phys_page(w->mm->phys, pte_addr(e, level, true) >> PAGE_SHIFT);
-    if (pg->flags & PG_DIRTY) {
-        if (pg->mapcount != 1)
-            return 0; /* do not interfere with other mappings */
-        pg->flags &= ~(uint32_t)PG_DIRTY;
-    }
-    *entry = e & ~(PTE_A | PTE_D);
-    if ((pg->flags & (PG_ANON | PG_SWAPBACKED)) == (PG_ANON | PG_SWAPBACKED))
-        pg->flags &= ~(uint32_t)PG_SWAPBACKED;
-    return 0;
-}
-
 /* MADV_DONTNEED(_LOCKED) and MADV_FREE: the VMA is never split. */
 static int madvise_dontneed_free(struct madv *m)
 {
@@ -263,19 +235,18 @@ static int madvise_dontneed_free(struct madv *m)
         return 0;
     if (m->behavior != MADV_FREE) {
         zap_keep_guards(m->mm, m->start, m->end);
+        mm_flush_tlb_range(m->mm, m->start, m->end);
         return 0;
     }
     if (!vma_is_anonymous(m->vma))
         return -EINVAL;
-    const struct pt_walk_ops ops = {.leaf = lazyfree_leaf};
-    struct lazyfree_walk w = {m->mm, m->start, m->end};
-    int err = pt_walk_range(&m->mm->pt, m->start, m->end, PT_LEVEL_PTE, 0, &ops, &w);
-    mm_flush_tlb_range(m->mm, m->start, m->end); /* cleaned entries must fault to dirty again */
-    return err;
+    return mm_lazyfree_range(m->mm, m->start, m->end);
 }
 
-/* MADV_REMOVE: punch a hole in the backing object; here its pages leave this
- * mapping (the host file is never written). */
+/* MADV_REMOVE: vfs_fallocate(PUNCH_HOLE | KEEP_SIZE) on the backing file - shmem,
+ * memfd, shared /dev/zero or a host file: the pages leave every mapping of the file
+ * in every process (private copies stay) and the page cache; afterwards the hole
+ * reads as zeros.  The host file itself is never written. */
 static int madvise_remove(struct madv *m)
 {
     const struct vm_area *vma = m->vma;
@@ -285,14 +256,45 @@ static int madvise_remove(struct madv *m)
         return -EINVAL;
     if ((vma->flags & (VM_SHARED | VM_MAYWRITE)) != (VM_SHARED | VM_MAYWRITE))
         return -EACCES;
-    zap_keep_guards(m->mm, m->start, m->end);
-    return 0;
+    uint64_t first = vma->pgoff + ((m->start - vma_start(vma)) >> PAGE_SHIFT);
+    return mm_punch_hole(vma->file, m->mm->phys, first, first + ((m->end - m->start) >> PAGE_SHIFT));
 }
 
-/* MADV_COLD / MADV_PAGEOUT: LRU hints; with no reclaim modelled nothing moves. */
+/* can_do_file_pageout(): the owner of the file, or someone who may write it. */
+static bool may_page_out_file(const struct vm_area *vma)
+{
+    const struct mm_file *f = vma->file;
+    if (!f)
+        return false;
+    if (f->is_shmem || f->writable)
+        return true;
+    return f->path && access(f->path, W_OK) == 0;
+}
+
+/* MADV_COLD / MADV_PAGEOUT (can_madv_lru_vma(): not locked, PFN-mapped or hugetlb). */
 static int madvise_lru_hint(const struct madv *m)
 {
-    return (m->vma->flags & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB)) ? -EINVAL : 0;
+    if (m->vma->flags & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB))
+        return -EINVAL;
+    bool pageout = m->behavior == MADV_PAGEOUT;
+    bool file_ok = vma_is_anonymous(m->vma) || may_page_out_file(m->vma);
+    return mm_cold_range(m->mm, m->start, m->end, pageout, file_ok);
+}
+
+/* MADV_WILLNEED: a host file's pages are read into the page cache
+ * (vfs_fadvise(POSIX_FADV_WILLNEED), up to the end of the file); shmem and anonymous
+ * memory would only be swapped in, and there is no swap. */
+static int madvise_willneed(const struct madv *m)
+{
+    struct vm_area *vma = m->vma;
+    if (!vma->file || vma_is_anonymous(vma) || vma->file->host_fd < 0)
+        return 0;
+    struct pagecache *c = pagecache_attach(vma->file, m->mm->phys);
+    if (c) {
+        uint64_t first = vma->pgoff + ((m->start - vma_start(vma)) >> PAGE_SHIFT);
+        pagecache_readahead(c, vma->file, first, (m->end - m->start) >> PAGE_SHIFT);
+    }
+    return 0;
 }
 
 /* is_valid_guard_vma(). */
@@ -379,7 +381,7 @@ static int madvise_vma_behavior(struct madv *m)
         return -EPERM;
     switch (m->behavior) {
     case MADV_REMOVE: return madvise_remove(m);
-    case MADV_WILLNEED: return 0; /* read-ahead / swap-in only: never populates */
+    case MADV_WILLNEED: return madvise_willneed(m);
     case MADV_COLD:
     case MADV_PAGEOUT: return madvise_lru_hint(m);
     case MADV_FREE:
@@ -433,57 +435,6 @@ static int madvise_walk_vmas(struct madv *m)
     return unmapped;
 }
 
-/* ---- MADV_POPULATE_(READ|WRITE) ------------------------------------------------------- */
-
-/* check_vma_flags() without FOLL_FORCE: may the range be faulted in this way? */
-static bool populate_vma_ok(const struct vm_area *vma, bool write)
-{
-    if (vma->flags & (VM_IO | VM_PFNMAP))
-        return false;
-    return (vma->flags & (write ? VM_WRITE : VM_READ)) != 0;
-}
-
-/* Where in [start, end) of vma a fault would raise SIGSEGV or SIGBUS: a guard
- * marker, or a file page wholly beyond the end of the file.  `end` if nowhere. */
-static uint64_t first_fault_failure(struct mm *mm, const struct vm_area *vma, uint64_t start, uint64_t end)
-{
-    uint64_t bad = next_guard(mm, start, end);
-    if (vma->file && !vma_is_anonymous(vma)) {
-        uint64_t eof_page = (vma->file->size + PAGE_SIZE - 1) >> PAGE_SHIFT;
-        uint64_t first_page = vma->pgoff + ((start - vma_start(vma)) >> PAGE_SHIFT);
-        if (first_page >= eof_page)
-            bad = start;
-        else if (eof_page - first_page < (bad - start) >> PAGE_SHIFT)
-            bad = start + ((eof_page - first_page) << PAGE_SHIFT);
-    }
-    return bad;
-}
-
-/* madvise_populate(): fault the range in page by page (faultin_page_range with
- * FOLL_MADV_POPULATE): a hole is -ENOMEM, a VMA not allowing the access -EINVAL, a
- * fault that would signal -EFAULT.  Pages arrive with the paging work; what is
- * visible now is that a write fault in a private mapping gives it an anon_vma. */
-static long madvise_populate(struct mm *mm, uint64_t start, uint64_t end, bool write)
-{
-    while (start < end) {
-        struct vm_area *vma = mm_vma_lookup(mm, start);
-        if (!vma)
-            return -ENOMEM;
-        if (!populate_vma_ok(vma, write))
-            return -EINVAL;
-        uint64_t vend = mm_min(vma_end(vma), end);
-        if (vma->flags & VM_HUGETLB)
-            return -EFAULT; /* the (empty) pool gives no page: the fault signals */
-        uint64_t bad = first_fault_failure(mm, vma, start, vend);
-        if (write && bad > start && !(vma->flags & VM_SHARED))
-            vma_anon_prepare(mm, vma);
-        if (bad < vend)
-            return -EFAULT;
-        start = vend;
-    }
-    return 0;
-}
-
 /* ---- madvise(2) --------------------------------------------------------------------- */
 
 static bool behavior_valid(const struct mm *mm, int behavior)
@@ -527,7 +478,7 @@ long mm_madvise(struct mm *mm, uint64_t start, uint64_t len, int advice)
     if (advice == MADV_HWPOISON || advice == MADV_SOFT_OFFLINE) {
         err = -EPERM; /* memory-failure injection needs CAP_SYS_ADMIN */
     } else if (advice == MADV_POPULATE_READ || advice == MADV_POPULATE_WRITE) {
-        err = madvise_populate(mm, start, end, advice == MADV_POPULATE_WRITE);
+        err = mm_faultin_range(mm, start, end, advice == MADV_POPULATE_WRITE);
     } else {
         struct madv m = {.mm = mm, .behavior = advice, .start = start, .end = end};
         err = madvise_walk_vmas(&m);
@@ -652,29 +603,14 @@ static uint64_t locked_pages_in(const struct mm *mm, uint64_t start, uint64_t le
     return count >> PAGE_SHIFT;
 }
 
-/* __mm_populate() without ignore_errors, as mlock calls it after locking: VMA by VMA
- * in address order until one fails.  VM_IO/VM_PFNMAP and lock-on-fault VMAs are
- * skipped; get_user_pages refuses a PROT_NONE VMA (EFAULT, which mlock reports as
- * ENOMEM: __mlock_posix_error_return), a hugetlb VMA (never locked, so never
- * lock-on-fault) cannot get a page from the empty pool, and a file page past the end
- * of the file (or a guard marker) faults with SIGBUS (SIGSEGV): ENOMEM as well.  The
- * VMAs stay locked.  Pages arrive with the paging work; what is visible now is the
- * anon_vma a write fault gives a private writable VMA. */
+/* __mm_populate() without ignore_errors, as mlock calls it after locking: the VMAs
+ * stay locked whatever happens; __mlock_posix_error_return() turns a fault that
+ * would signal (EFAULT: a PROT_NONE area, a file page past EOF, a guard marker, an
+ * empty hugetlb pool) into ENOMEM and running out of memory into EAGAIN. */
 static long mlock_populate(struct mm *mm, uint64_t start, uint64_t end)
 {
-    for (struct vm_area *v = mm_find_vma(mm, start); v && vma_start(v) < end; v = vma_next(v)) {
-        if (v->flags & (VM_IO | VM_PFNMAP | VM_LOCKONFAULT))
-            continue;
-        if (!(v->flags & VM_ACCESS_FLAGS) || (v->flags & VM_HUGETLB))
-            return -ENOMEM;
-        uint64_t s = mm_max(start, vma_start(v)), e = mm_min(end, vma_end(v));
-        uint64_t bad = first_fault_failure(mm, v, s, e);
-        if (bad > s)
-            mm_populate_range(mm, s, e);
-        if (bad < e)
-            return -ENOMEM;
-    }
-    return 0;
+    int err = mm_populate(mm, start, end, false);
+    return err == -EFAULT ? -ENOMEM : err == -ENOMEM ? -EAGAIN : err;
 }
 
 /* do_mlock(). */
@@ -809,20 +745,23 @@ static bool can_do_mincore(const struct vm_area *vma)
     return f->path && access(f->path, W_OK) == 0;
 }
 
-struct mincore_walk {
-    uint64_t start, end;
-    unsigned char *vec;
-};
-
-/* A mapped leaf (present or PROT_NONE) marks its pages of the range resident. */
-static int mincore_leaf(void *arg, uint64_t va, int level, pte_t *entry)
+/* mincore_pte_range() for one page: a present (or PROT_NONE) leaf is resident; an
+ * empty entry or a guard marker (pte_none_mostly) asks the page cache of a file
+ * mapping, so a file page counts while cached even where this mapping has no PTE;
+ * anonymous memory without a PTE is not resident (nor would a swap entry be). */
+static unsigned char page_resident(struct mm *mm, const struct vm_area *vma, const struct pagecache *c,
+                                   uint64_t va)
 {
-    struct mincore_walk *w = arg;
-    if (!pte_mapped(*entry))
-        return 0; /* swap (no swap cache here), guard markers */
-    uint64_t lo = mm_max(va, w->start), hi = mm_min(va + pt_level_size(level), w->end);
-    memset(w->vec + ((lo - w->start) >> PAGE_SHIFT), 1, (hi - lo) >> PAGE_SHIFT);
-    return 0;
+    pte_t e = 0;
+    int level;
+    if (pt_lookup(&mm->pt, va, &e, &level))
+        e = 0;
+    if (pte_mapped(e))
+        return 1;
+    if ((e && !pte_is_guard(e)) || !c)
+        return 0;
+    pfn_t pfn;
+    return pagecache_peek(c, vma->pgoff + ((va - vma_start(vma)) >> PAGE_SHIFT), &pfn);
 }
 
 /* do_mincore(): the pages of [addr, ...) inside the VMA at addr; their count, or
@@ -837,10 +776,11 @@ static long mincore_vma(struct mm *mm, uint64_t addr, uint64_t pages, unsigned c
         memset(vec, 1, n);
         return (long)n;
     }
-    memset(vec, 0, n);
-    struct mincore_walk w = {addr, end, vec};
-    const struct pt_walk_ops ops = {.leaf = mincore_leaf};
-    pt_walk_range(&mm->pt, addr, end, PT_LEVEL_PTE, 0, &ops, &w);
+    const struct pagecache *c = NULL; /* hugetlb: the page tables alone (mincore_hugetlb) */
+    if (vma->file && !vma_is_anonymous(vma) && !(vma->flags & VM_HUGETLB))
+        c = pagecache_find(vma->file, mm->phys);
+    for (uint64_t i = 0; i < n; i++)
+        vec[i] = page_resident(mm, vma, c, addr + (i << PAGE_SHIFT));
     return (long)n;
 }
 

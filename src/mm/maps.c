@@ -158,6 +158,7 @@ static int load_one(struct mm *mm, uint64_t start, uint64_t end, const char *per
             return -ENOMEM;
         }
         f->writable = f->is_shmem = true;
+        f->size = off + (end - start); /* the object reaches at least this far: no SIGBUS */
         v->file = f;
         v->pgoff = off >> PAGE_SHIFT;
         flags |= VM_SHARED;

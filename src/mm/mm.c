@@ -95,6 +95,7 @@ void mm_destroy(struct mm *mm)
 {
     if (!mm)
         return;
+    mm_lru_add_drain(mm->phys); /* exit_mmap() */
     while (mm->vmas.first) {
         struct vm_area *v = vma_of(mm->vmas.first);
         mm_zap_range(mm, vma_start(v), vma_end(v));
@@ -616,6 +617,7 @@ int do_munmap_range(struct mm *mm, uint64_t start, uint64_t end)
     int err = munmap_gather(mm, start, end);
     if (err)
         return err;
+    mm_lru_add_drain(mm->phys); /* vms_clear_ptes() */
     struct vm_area *v = vma_of(vma_tree_find_intersection(&mm->vmas, start, end));
     while (v && vma_start(v) < end) {
         struct vm_area *next = vma_next(v);
@@ -624,22 +626,6 @@ int do_munmap_range(struct mm *mm, uint64_t start, uint64_t end)
     }
     mm_validate(mm);
     return 0;
-}
-
-/* ---- populate ---------------------------------------------------------------------- */
-
-void mm_populate_range(struct mm *mm, uint64_t start, uint64_t end)
-{
-    /* Pages arrive with the paging work; what is visible now is that a write
-     * population of a private writable area gives it an anon_vma, which decides
-     * later merges. */
-    for (struct vm_area *v = vma_of(vma_tree_find_intersection(&mm->vmas, start, end)); v && vma_start(v) < end;
-         v = vma_next(v)) {
-        if (v->flags & (VM_IO | VM_PFNMAP | VM_LOCKONFAULT | VM_HUGETLB))
-            continue; /* hugetlb pages come from the pool and bring no anon_vma here */
-        if ((v->flags & (VM_WRITE | VM_SHARED)) == VM_WRITE)
-            vma_anon_prepare(mm, v);
-    }
 }
 
 /* ---- checker ---------------------------------------------------------------------- */

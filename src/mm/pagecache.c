@@ -9,8 +9,12 @@
  * The files attached to a cache are remembered, and the cache goes with the last one
  * (pagecache_release, called when a file's last reference drops).
  *
- * Each cache holds an open-addressed hash of page offset -> pfn; pages are never
- * removed one by one (no truncation or reclaim yet), so there are no tombstones.
+ * Each cache holds an open-addressed hash of page offset -> pfn (linear probing;
+ * removal shifts the probe chain back, so there are no tombstones).  Pages leave one
+ * by one when a hole is punched (MADV_REMOVE) or reclaim drops a clean page
+ * (MADV_PAGEOUT).  A host file's punched ranges are remembered: pagoda never writes
+ * the host file, so a page of a hole reads as zeros instead of from the file while
+ * the cache lives.
  */
 #include "mm/fault.h"
 
@@ -29,6 +33,9 @@ struct pagecache {
     /* attached files */
     struct mm_file **files;
     size_t nfiles, files_cap;
+    /* punched ranges of a host file, [first, last) page offsets */
+    uint64_t (*holes)[2];
+    size_t nholes;
     /* pgoff -> pfn */
     uint64_t *keys;
     pfn_t *pfns;
@@ -156,6 +163,7 @@ static void unlink_cache(struct pagecache *c)
 
 static void free_cache_struct(struct pagecache *c)
 {
+    free(c->holes);
     free(c->files);
     free(c->keys);
     free(c->pfns);
@@ -261,6 +269,15 @@ static int read_host_page(int fd, uint64_t pgoff, uint8_t *dst)
     return 0;
 }
 
+/* Was pgoff punched out of the host file? */
+static bool in_hole(const struct pagecache *c, uint64_t pgoff)
+{
+    for (size_t i = 0; i < c->nholes; i++)
+        if (pgoff >= c->holes[i][0] && pgoff < c->holes[i][1])
+            return true;
+    return false;
+}
+
 int pagecache_get(struct pagecache *c, const struct mm_file *f, uint64_t pgoff, pfn_t *pfn)
 {
     if (pagecache_peek(c, pgoff, pfn))
@@ -270,7 +287,7 @@ int pagecache_get(struct pagecache *c, const struct mm_file *f, uint64_t pgoff, 
     pfn_t new;
     if (phys_alloc(c->phys, 0, PHYS_ZERO, &new))
         return -ENOMEM;
-    if (c->host && read_host_page(f->host_fd, pgoff, phys_host(c->phys, new << PAGE_SHIFT))) {
+    if (c->host && !in_hole(c, pgoff) && read_host_page(f->host_fd, pgoff, phys_host(c->phys, new << PAGE_SHIFT))) {
         phys_page(c->phys, new)->refcount = 0;
         phys_free(c->phys, new, 0);
         return -EIO;
@@ -293,4 +310,93 @@ bool pagecache_lookup(struct mm_file *f, struct phys *phys, uint64_t pgoff, pfn_
         if (cache_is_of(c, f, phys) && cache_has_file(c, f))
             return pagecache_peek(c, pgoff, pfn);
     return false;
+}
+
+struct pagecache *pagecache_find(const struct mm_file *f, const struct phys *phys)
+{
+    for (struct pagecache *c = registry; c; c = c->next)
+        if (cache_is_of(c, f, phys) && cache_valid(c))
+            return c;
+    return NULL;
+}
+
+/* Take the entry of slot s out of the hash, moving later members of its probe chain
+ * back so that every key stays reachable from its home slot. */
+static void remove_slot(struct pagecache *c, size_t s)
+{
+    size_t hole = s, mask = c->cap - 1;
+    c->keys[hole] = NO_PGOFF;
+    for (size_t i = (hole + 1) & mask; c->keys[i] != NO_PGOFF; i = (i + 1) & mask) {
+        size_t home = slot_of(c->keys[i], c->cap);
+        /* may the entry at i move to hole?  Only if its home is not in (hole, i]. */
+        bool stays = hole < i ? (home > hole && home <= i) : (home > hole || home <= i);
+        if (stays)
+            continue;
+        c->keys[hole] = c->keys[i];
+        c->pfns[hole] = c->pfns[i];
+        c->keys[i] = NO_PGOFF;
+        hole = i;
+    }
+    c->count--;
+}
+
+bool pagecache_drop(struct pagecache *c, uint64_t pgoff)
+{
+    if (!c->cap)
+        return false;
+    size_t s = find_slot(c, pgoff);
+    if (c->keys[s] == NO_PGOFF)
+        return false;
+    struct page *pg = phys_page(c->phys, c->pfns[s]);
+    if (pg->refcount != 1 || pg->mapcount != 0)
+        return false; /* mapped, or referenced by someone else: __remove_mapping fails */
+    pfn_t pfn = c->pfns[s];
+    remove_slot(c, s);
+    pg->refcount = 0;
+    phys_free(c->phys, pfn, 0);
+    return true;
+}
+
+/* Remember [first, last) as punched (host files only).  0 or -ENOMEM. */
+static int add_hole(struct pagecache *c, uint64_t first, uint64_t last)
+{
+    uint64_t (*grown)[2] = realloc(c->holes, (c->nholes + 1) * sizeof(*grown));
+    if (!grown)
+        return -ENOMEM;
+    c->holes = grown;
+    c->holes[c->nholes][0] = first;
+    c->holes[c->nholes][1] = last;
+    c->nholes++;
+    return 0;
+}
+
+int pagecache_punch(struct pagecache *c, uint64_t first, uint64_t last)
+{
+    size_t n = 0;
+    uint64_t *doomed = malloc((c->count ? c->count : 1) * sizeof(*doomed));
+    if (!doomed)
+        return -ENOMEM;
+    for (size_t i = 0; i < c->cap; i++)
+        if (c->keys[i] != NO_PGOFF && c->keys[i] >= first && c->keys[i] < last)
+            doomed[n++] = c->keys[i];
+    for (size_t i = 0; i < n; i++) {
+        bool dropped = pagecache_drop(c, doomed[i]);
+        PAGODA_BUG_ON(!dropped, "a punched page is unmapped everywhere before it leaves the cache");
+    }
+    free(doomed);
+    return c->host ? add_hole(c, first, last) : 0;
+}
+
+uint64_t pagecache_readahead(struct pagecache *c, const struct mm_file *f, uint64_t first, uint64_t n)
+{
+    uint64_t last = mm_min(first + n, pagecache_file_pages(f)), read = 0;
+    for (uint64_t pgoff = first; pgoff < last; pgoff++) {
+        pfn_t pfn;
+        if (pagecache_peek(c, pgoff, &pfn))
+            continue;
+        if (pagecache_get(c, f, pgoff, &pfn))
+            break;
+        read++;
+    }
+    return read;
 }
