@@ -261,8 +261,10 @@ enum vm_event { MM_VM_EVENTS(MM_VM_EVENT_ENUM) VM_NR_EVENTS };
 
 /* The memory manager's state for one machine (one struct phys), shared by every mm on
  * it: event counters now; the zero page, page caches and the kernel half may move here. */
+struct kmem;
 struct mm_machine {
     uint64_t events[VM_NR_EVENTS];
+    struct kmem *kmem; /* the kernel half (src/mm/kmem.c, pagoda/kmem.h); NULL: none */
 };
 
 /* The machine state of phys, created on first use (and freed by phys_destroy). */

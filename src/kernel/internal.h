@@ -43,4 +43,9 @@ int fd_install_opaque(struct process *p, long fd, const char *what, bool cloexec
 /* Put a read-only open of host file path at fd (as the configured user).  0 or -errno. */
 int fd_install_path(struct process *p, long fd, const char *path);
 
+/* ---- access.c ---- */
+/* The kernel half's TLB hook (kmem_set_tlb_flush): INVLPG every page of [start, end)
+ * on the CPU ctx, global entries included. */
+void kernel_flush_kernel_tlb(void *ctx, uint64_t start, uint64_t end);
+
 #endif

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include <pagoda/kernel.h>
+#include <pagoda/kmem.h>
 
 struct phys *test_phys(uint64_t bytes, bool poison)
 {
@@ -22,6 +23,13 @@ void test_leak_audit(struct phys *phys)
     assert_int_equal(phys->free_frames, phys->managed_frames);
 }
 
+void test_kernel_half_audit(struct phys *phys)
+{
+    kmem_check(phys);
+    assert_int_equal(kmem_audit(phys, stderr), 0);
+    kmem_destroy(phys);
+}
+
 struct kernel *test_boot(void)
 {
     struct kernel_config cfg;
@@ -37,6 +45,7 @@ void test_kernel_teardown(struct kernel *k)
         return;
     while (k->procs)
         kernel_reap(k, k->procs);
+    test_kernel_half_audit(k->phys);
     test_leak_audit(k->phys);
     kernel_destroy(k);
 }
