@@ -749,7 +749,7 @@ static void kmem_teardown(struct kmem *k)
         phys_free(k->phys, k->image_pfn, 3);
     for (uint64_t i = 0; i < k->nr_vmemmap; i++)
         phys_free(k->phys, k->vmemmap[i].pfn, k->vmemmap[i].order);
-    if (k->pt.root)
+    if (k->pt.table_frames) /* the root may be frame 0 on a bare machine */
         pgtable_destroy(&k->pt, NULL, NULL);
     free(k->vmemmap);
     free(k);

@@ -72,7 +72,7 @@ int mm_create(struct phys *phys, const struct mm_config *cfg, struct mm **out)
     if (!err && mm_machine_of(phys)->kmem) /* the kernel half, shared by reference */
         err = kmem_share_kernel_half(phys, &mm->pt);
     if (err) {
-        if (mm->pt.root)
+        if (mm->pt.table_frames)
             pgtable_destroy(&mm->pt, NULL, NULL);
         free(mm);
         return err;
