@@ -55,6 +55,7 @@ static void shutdown_audit(struct kernel *k)
     while (k->procs)
         kernel_reap(k, k->procs);
     mm_fault_release_phys(k->phys);
+    test_kernel_half_audit(k->phys);
     test_leak_audit(k->phys);
     kernel_destroy(k);
 }

@@ -63,6 +63,7 @@ static void run_capture(const char *filename, const char *text, bool verbose, bo
     if (k) {
         while (k->procs)
             kernel_reap(k, k->procs);
+        test_kernel_half_audit(k->phys);
         test_leak_audit(k->phys);
     }
     runner_destroy(r);
@@ -634,6 +635,7 @@ static void test_run_processes(void **state)
     assert_null(kernel_find(k, 1));
     while (k->procs)
         kernel_reap(k, k->procs);
+    test_kernel_half_audit(k->phys);
     test_leak_audit(k->phys);
     runner_destroy(r);
 }

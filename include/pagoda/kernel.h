@@ -211,4 +211,22 @@ enum {
 long kernel_user_access(struct kernel *k, struct process *p, uint64_t addr, uint64_t len, int kind,
                         const void *wbuf, void *rbuf, int *signo, int *si_code);
 
+/* ---- kernel-mode accesses (src/kernel/access.c, the kernel half: pagoda/kmem.h) ---- */
+
+/* The fault a kernel-mode access could not survive (Linux's oops): the vector
+ * (VEC_PF, VEC_GP), the #PF error code and CR2. */
+struct kernel_oops {
+    int vector;
+    uint32_t error_code;
+    uint64_t addr;
+};
+
+/* Access [addr, addr+len) from kernel mode (CPL 0), page by page as touch does, with
+ * p's page tables loaded (init_mm's, PCID 0, when p is NULL).  Faults on p's user
+ * addresses go to the memory manager unless SMAP (on, RFLAGS.AC clear) forbids the
+ * access; any other fault is an oops.  kind 'r' or 'w'.  0, -EFAULT with *oops set,
+ * or -ENOENT (no kernel half). */
+long kernel_kernel_access(struct kernel *k, struct process *p, uint64_t addr, uint64_t len, int kind,
+                          struct kernel_oops *oops);
+
 #endif

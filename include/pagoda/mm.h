@@ -292,10 +292,12 @@ enum vm_event { MM_VM_EVENTS(MM_VM_EVENT_ENUM) VM_NR_EVENTS };
 
 /* The memory manager's state for one machine (one struct phys), shared by every mm on
  * it: event counters now; the zero page, page caches and the kernel half may move here. */
+struct kmem;
 #define MM_LRU_BATCH 31 /* PAGEVEC_SIZE: pages a per-CPU folio batch holds */
 struct mm_machine {
     uint64_t events[VM_NR_EVENTS];
     struct mm *mms; /* every address space on the machine (mm->machine_next) */
+    struct kmem *kmem; /* the kernel half (src/mm/kmem.c, pagoda/kmem.h); NULL: none */
     /* The huge zero page (src/mm/huge_memory.c): allocated on first use, freed when no
      * mm holds it any more (as the shrinker frees it). */
     pfn_t huge_zero_pfn;

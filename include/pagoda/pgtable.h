@@ -26,6 +26,14 @@ struct pgtable {
     paddr_t root;          /* physical address of the top-level table */
     int levels;            /* 4 (48-bit) or 5 (57-bit, LA57) */
     uint64_t table_frames; /* table frames owned, root included (VmPTE / 4 KiB) */
+    /* Top-level entries from this index on point to tables another page table owns
+     * (the kernel half every process shares): they are not in table_frames, pt_check
+     * does not descend into them, pgtable_destroy only clears them, and walks that
+     * would allocate, split or free tables there are a bug.  0: none shared. */
+    unsigned shared_top_first;
+    /* Bits of the table entries this page table installs; 0 means P|RW|US (the
+     * kernel's own tables use P|RW|A|D, Linux's _KERNPG_TABLE). */
+    pte_t table_bits;
 };
 
 /* Allocate an empty top-level table.  0, -EINVAL (levels not 4 or 5) or -ENOMEM. */
@@ -42,6 +50,16 @@ typedef int (*pt_leaf_fn)(void *arg, uint64_t va, int level, pte_t *entry);
  * left alone (kernel tables shared by every process).
  * pgtable_destroy: the same over the whole space, then frees the root. */
 void pgtable_destroy(struct pgtable *pt, pt_leaf_fn release, void *arg);
+
+/* Copy src's top-level entries [first, 512) into dst, which then shares (never owns)
+ * the tables they point to: see shared_top_first.  Entries dst already shares are
+ * refreshed.  Both tables must be on the same machine with the same depth. */
+void pgtable_share_top(struct pgtable *dst, const struct pgtable *src, unsigned first);
+
+/* Give every empty top-level entry from `first` on a table of its own (the kernel
+ * half's tables, allocated once at boot so that sharing the top-level entries shares
+ * every later change below them).  0, -EINVAL, or -ENOMEM (tables made stay). */
+int pgtable_populate_top(struct pgtable *pt, unsigned first);
 void pgtable_destroy_range(struct pgtable *pt, uint64_t start, uint64_t end, pt_leaf_fn release, void *arg);
 
 /* ---- The walker ------------------------------------------------------------- */

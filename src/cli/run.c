@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <inttypes.h>
+#include <pagoda/kmem.h>
 #include <pagoda/pgtable.h>
 
 #include "cli/abi.h"
@@ -1060,6 +1062,79 @@ static int run_read(struct runner *r, const struct script_stmt *st)
     return rc;
 }
 
+/* ---- the kernel half: kmalloc / kfree / vmalloc / vfree / ktouch / slabinfo ---- */
+
+/* A kernel address as scripts write it, or NULL for an allocation that failed. */
+static void format_kaddr(uint64_t addr, char *buf, size_t n)
+{
+    if (addr)
+        snprintf(buf, n, "0x%" PRIx64, addr);
+    else
+        snprintf(buf, n, "NULL");
+}
+
+/* `kmalloc SIZE` / `vmalloc SIZE`: the kernel virtual address (NULL on failure). */
+static int run_kalloc(struct runner *r, const struct script_stmt *st)
+{
+    if (ensure_kernel(r, st))
+        return -1;
+    uint64_t size = st->args[0]->num.bits;
+    uint64_t addr = st->op == SCRIPT_OP_KMALLOC ? kmem_kmalloc(r->k->phys, size) : kmem_vmalloc(r->k->phys, size);
+    char got[64];
+    format_kaddr(addr, got, sizeof(got));
+    return finish_access(r, st, got, NULL, 0);
+}
+
+/* `kfree ADDR` / `vfree ADDR`: ok, or EINVAL for an address that is no allocation
+ * (Linux would warn or BUG: "Trying to vfree() nonexistent vm area"). */
+static int run_kfree(struct runner *r, const struct script_stmt *st)
+{
+    if (ensure_kernel(r, st))
+        return -1;
+    uint64_t addr = st->args[0]->num.bits;
+    int err = st->op == SCRIPT_OP_KFREE ? kmem_kfree(r->k->phys, addr) : kmem_vfree(r->k->phys, addr);
+    return finish_access(r, st, err ? "EINVAL" : "ok", NULL, 0);
+}
+
+/* `ktouch ADDR [LEN] [r|w]`: kernel-mode accesses in the statement's process (init_mm
+ * when no process exists yet): ok, or oops(ERROR_CODE) for a #PF the kernel cannot
+ * survive, oops(GP) for a non-canonical address. */
+static int run_ktouch(struct runner *r, const struct script_stmt *st)
+{
+    if (ensure_kernel(r, st))
+        return -1;
+    struct process *p = NULL;
+    if (st->pid >= 0 || r->k->current) {
+        p = statement_process(r, st);
+        if (!p)
+            return -1;
+    }
+    uint64_t len = st->args[1] ? st->args[1]->num.bits : 1;
+    int kind = st->args[2] ? st->args[2]->word[0] : KERNEL_ACCESS_READ;
+    struct kernel_oops oops;
+    char got[64] = "ok";
+    if (kernel_kernel_access(r->k, p, st->args[0]->num.bits, len, kind, &oops)) {
+        if (oops.vector == VEC_PF)
+            snprintf(got, sizeof(got), "oops(%#x)", oops.error_code);
+        else
+            snprintf(got, sizeof(got), "oops(GP)");
+    }
+    return finish_access(r, st, got, NULL, 0);
+}
+
+static void print_slabinfo(void *ctx, FILE *f)
+{
+    kmem_print_slabinfo(((struct kernel *)ctx)->phys, f);
+}
+
+/* `slabinfo`: /proc/slabinfo of the kmalloc caches. */
+static int run_slabinfo(struct runner *r, const struct script_stmt *st)
+{
+    if (ensure_kernel(r, st))
+        return -1;
+    return block_statement(r, st, print_slabinfo, r->k, false);
+}
+
 /* `tlb`: the CPU's TLB contents and counters (needs no process). */
 static int run_tlb(struct runner *r, const struct script_stmt *st)
 {
@@ -1143,6 +1218,12 @@ static int run_pagoda(struct runner *r, const struct script_stmt *st)
     case SCRIPT_OP_WRITE: return run_write(r, st);
     case SCRIPT_OP_FILL: return run_fill(r, st);
     case SCRIPT_OP_TLB: return run_tlb(r, st);
+    case SCRIPT_OP_KMALLOC:
+    case SCRIPT_OP_VMALLOC: return run_kalloc(r, st);
+    case SCRIPT_OP_KFREE:
+    case SCRIPT_OP_VFREE: return run_kfree(r, st);
+    case SCRIPT_OP_KTOUCH: return run_ktouch(r, st);
+    case SCRIPT_OP_SLABINFO: return run_slabinfo(r, st);
     case SCRIPT_OP_CONFIG: return run_config(r, st);
     case SCRIPT_OP_LOAD_MAPS: return run_load_maps(r, st);
     default: return stmt_error(r, st->line, st->column, "'%s' is not supported yet", script_op_name(st->op));

@@ -1162,6 +1162,7 @@ static const struct command commands[] = {
     {"switch", SCRIPT_OP_SWITCH, {REQ("PID", SHAPE_PID)}},
     {"config", SCRIPT_OP_CONFIG, {REQ("KEY=VALUE", SHAPE_CONFIG)}},
     {"load-maps", SCRIPT_OP_LOAD_MAPS, {REQ("<<END", SHAPE_HEREDOC)}},
+    {"slabinfo", SCRIPT_OP_SLABINFO, {{0}}},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -163,6 +163,7 @@ enum script_op {
     SCRIPT_OP_SWITCH,
     SCRIPT_OP_CONFIG,
     SCRIPT_OP_LOAD_MAPS,
+    SCRIPT_OP_SLABINFO,
 };
 
 enum script_result_kind {

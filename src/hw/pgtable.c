@@ -28,6 +28,13 @@
 /* Bits of an intermediate (table) entry; the MMU sets A itself. */
 #define PT_TABLE_BITS (PTE_P | PTE_RW | PTE_US)
 
+/* The bits of the table entries this page table installs (the kernel's own tables
+ * use Linux's _KERNPG_TABLE, without US). */
+static pte_t table_bits(const struct pgtable *pt)
+{
+    return pt->table_bits ? pt->table_bits : PT_TABLE_BITS;
+}
+
 /* Internal walk flag (above the public ones): also free tables that had entries
  * before this walk visited them and have none after, wherever their span lies.  This
  * is what "free tables left empty" means for pt_unmap. */
@@ -232,7 +239,7 @@ static int demote(struct pgtable *pt, pte_t *ep, int level)
         nonzero += t[i] != 0;
     }
     table_page(pt->phys, table)->private = nonzero;
-    *ep = table | PT_TABLE_BITS;
+    *ep = table | table_bits(pt);
     return 0;
 }
 
@@ -276,9 +283,70 @@ void pgtable_destroy_range(struct pgtable *pt, uint64_t start, uint64_t end, pt_
     PAGODA_BUG_ON(rc != 0, "pgtable_destroy_range gets a range that does not wrap");
 }
 
+/* Linear address where the top-level entry `index` starts. */
+static uint64_t top_entry_lin(const struct pgtable *pt, unsigned index)
+{
+    return (uint64_t)index << pt_level_shift(pt->levels);
+}
+
+void pgtable_share_top(struct pgtable *dst, const struct pgtable *src, unsigned first)
+{
+    const pte_t *s = table_entries(src->phys, src->root);
+    pte_t *d = table_entries(dst->phys, dst->root);
+    struct page *dtp = table_page(dst->phys, dst->root);
+
+    PAGODA_BUG_ON(dst->phys != src->phys || dst->levels != src->levels || first == 0 || first >= PT_ENTRIES,
+                  "shared top-level entries come from a table of the same machine and depth");
+    PAGODA_BUG_ON(dst->shared_top_first && dst->shared_top_first != first,
+                  "a page table shares one range of top-level entries");
+    for (unsigned i = first; i < PT_ENTRIES; i++) {
+        PAGODA_BUG_ON(d[i] && d[i] != s[i], "shared top-level entries are not the table's own");
+        count_change(dtp, d[i], s[i]);
+        d[i] = s[i];
+    }
+    dst->shared_top_first = first;
+}
+
+int pgtable_populate_top(struct pgtable *pt, unsigned first)
+{
+    pte_t *t = table_entries(pt->phys, pt->root);
+    struct page *tp = table_page(pt->phys, pt->root);
+
+    if (first >= PT_ENTRIES || pt->shared_top_first)
+        return -EINVAL;
+    for (unsigned i = first; i < PT_ENTRIES; i++) {
+        paddr_t child;
+
+        if (t[i])
+            continue;
+        if (table_alloc(pt, NULL, &child) != 0)
+            return -ENOMEM; /* the tables made so far stay: pgtable_destroy frees them */
+        t[i] = child | table_bits(pt);
+        count_change(tp, 0, t[i]);
+    }
+    return 0;
+}
+
+/* Forget the shared top-level entries (they belong to another page table). */
+static void unshare_top(struct pgtable *pt)
+{
+    pte_t *t = table_entries(pt->phys, pt->root);
+    struct page *tp = table_page(pt->phys, pt->root);
+
+    for (unsigned i = pt->shared_top_first; pt->shared_top_first && i < PT_ENTRIES; i++) {
+        count_change(tp, t[i], 0);
+        t[i] = 0;
+    }
+    pt->shared_top_first = 0;
+}
+
 void pgtable_destroy(struct pgtable *pt, pt_leaf_fn release, void *arg)
 {
-    pgtable_destroy_range(pt, 0, 0, release, arg);
+    if (pt->shared_top_first)
+        pgtable_destroy_range(pt, 0, va_end_of(pt, top_entry_lin(pt, pt->shared_top_first)), release, arg);
+    else
+        pgtable_destroy_range(pt, 0, 0, release, arg);
+    unshare_top(pt);
     table_free(pt, pt->root);
     PAGODA_BUG_ON(pt->table_frames != 0, "table_frames counts every table frame");
     pt->root = 0;
@@ -387,7 +455,7 @@ static int descend_new(struct walk *w, struct page *tp, pte_t *ep, int level, ui
 
     if (rc != 0)
         return rc;
-    *ep = child | PT_TABLE_BITS;
+    *ep = child | table_bits(w->pt);
     count_change(tp, 0, *ep);
     return descend(w, tp, ep, level, elin, true);
 }
@@ -463,6 +531,9 @@ static int walk_range(struct pgtable *pt, uint64_t start, uint64_t end, int leaf
         return -EINVAL;
     if (w.lo >= w.hi)
         return 0;
+    PAGODA_BUG_ON(pt->shared_top_first && w.hi > top_entry_lin(pt, pt->shared_top_first) &&
+                      (flags & (PT_WALK_ALLOC | PT_WALK_SPLIT | PT_WALK_FREE_EMPTY | PT_WALK_FREE_EMPTIED_)),
+                  "the shared top-level entries' tables change only through their owner");
     return walk_table(&w, pt->root, pt->levels, 0);
 }
 
@@ -694,7 +765,7 @@ static int cursor_entry(struct pt_cursor *c, uint64_t va, int level, pte_t **out
 
             if (table_alloc(pt, NULL, &child) != 0)
                 return -ENOMEM;
-            *ep = child | PT_TABLE_BITS;
+            *ep = child | table_bits(pt);
             count_change(table_page(pt->phys, table), 0, *ep);
         } else if (is_leaf(*ep, l)) {
             return -EEXIST;
@@ -1038,6 +1109,11 @@ static void check_table(struct check *c, paddr_t table, int level)
         if (t[i] == 0)
             continue;
         nonzero++;
+        if (level == c->pt->levels && c->pt->shared_top_first && i >= c->pt->shared_top_first) {
+            PAGODA_BUG_ON((t[i] & (PTE_P | PTE_PS)) != PTE_P || !phys_pa_valid(phys, t[i] & PTE_ADDR_MASK),
+                          "shared top-level entries are present tables in RAM");
+            continue; /* another page table owns (and checks) what they point to */
+        }
         check_entry(c, t[i], level);
     }
     PAGODA_BUG_ON(tp->private != nonzero, "table ->private counts its non-zero entries");

@@ -174,6 +174,16 @@ static const char *set_pcid(struct kernel_config *cfg, const char *v)
     return parse_on_off(v, &cfg->pcid) ? NULL : "expected on or off";
 }
 
+static const char *set_smep(struct kernel_config *cfg, const char *v)
+{
+    return parse_on_off(v, &cfg->cpu.smep) ? NULL : "expected on or off";
+}
+
+static const char *set_smap(struct kernel_config *cfg, const char *v)
+{
+    return parse_on_off(v, &cfg->cpu.smap) ? NULL : "expected on or off";
+}
+
 static const char *set_aslr(struct kernel_config *cfg, const char *v)
 {
     return parse_on_off(v, &cfg->aslr) ? NULL : "expected on or off";
@@ -314,6 +324,7 @@ static const struct config_key config_keys[] = {
     {"reclaim", set_reclaim},   {"seed", set_seed},       {"overcommit", set_overcommit},
     {"max_map_count", set_max_map_count}, {"uid", set_uid}, {"gid", set_gid},
     {"hugepages", set_hugepages_2m}, {"hugepages_1g", set_hugepages_1g},
+    {"smep", set_smep},         {"smap", set_smap},
 };
 
 int kernel_config_set(struct kernel_config *cfg, const char *key, const char *value, char *err, size_t errlen)

@@ -54,4 +54,9 @@ void kernel_mm_detach(struct kernel *k, struct mm *mm);
  * cached under that PCID when they are this mm's (the no-flush bit). */
 void kernel_load_mm(struct kernel *k, struct mm *mm);
 
+/* ---- access.c ---- */
+/* The kernel half's TLB hook (kmem_set_tlb_flush): INVLPG every page of [start, end)
+ * on the CPU ctx, global entries included. */
+void kernel_flush_kernel_tlb(void *ctx, uint64_t start, uint64_t end);
+
 #endif

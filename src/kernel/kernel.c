@@ -15,6 +15,8 @@
 #include "hw/bug.h"
 #include "kernel/internal.h"
 
+#include <pagoda/kmem.h>
+
 /* UAPI values the entry code needs. */
 #define K_MAP_ANONYMOUS 0x20
 #define K_MLOCK_ONFAULT 1
@@ -53,6 +55,15 @@ int kernel_create(const struct kernel_config *cfg, struct kernel **out)
         free(k);
         return err;
     }
+    err = kmem_boot(k->phys, k->cfg.paging_levels); /* init_mm: the kernel half */
+    if (err) {
+        cpu_destroy(&k->cpu);
+        mm_fault_release_phys(k->phys);
+        phys_destroy(k->phys);
+        free(k);
+        return err;
+    }
+    kmem_set_tlb_flush(k->phys, kernel_flush_kernel_tlb, &k->cpu);
     k->next_pid = 1;
     *out = k;
     return 0;
@@ -64,6 +75,7 @@ void kernel_destroy(struct kernel *k)
         return;
     while (k->procs)
         kernel_reap(k, k->procs);
+    kmem_destroy(k->phys);
     cpu_destroy(&k->cpu);
     mm_fault_release_phys(k->phys);
     phys_destroy(k->phys);

@@ -195,4 +195,8 @@ static inline void mm_validate(const struct mm *mm)
 
 struct vm_area *vma_of(struct vma_node *n);
 
+/* ---- the kernel half (kmem.c) ---- */
+/* Free the kernel half's host memory when the machine goes (its frames go with it). */
+void kmem_release_host(struct kmem *k);
+
 #endif

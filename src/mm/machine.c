@@ -7,6 +7,8 @@
 
 static void mm_machine_release(void *state)
 {
+    struct mm_machine *m = state;
+    kmem_release_host(m->kmem);
     free(state);
 }
 

@@ -7,6 +7,8 @@
 
 #include <inttypes.h>
 
+#include <pagoda/kmem.h>
+
 void mm_config_default(struct mm_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -68,7 +70,11 @@ int mm_create(struct phys *phys, const struct mm_config *cfg, struct mm **out)
     if (!mm)
         return -ENOMEM;
     int err = pgtable_init(&mm->pt, phys, cfg->paging_levels);
+    if (!err && mm_machine_of(phys)->kmem) /* the kernel half, shared by reference */
+        err = kmem_share_kernel_half(phys, &mm->pt);
     if (err) {
+        if (mm->pt.table_frames)
+            pgtable_destroy(&mm->pt, NULL, NULL);
         free(mm);
         return err;
     }

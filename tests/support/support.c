@@ -3,6 +3,8 @@
 #include <stdio.h>
 
 #include <pagoda/kernel.h>
+#include <pagoda/kmem.h>
+#include <pagoda/mm.h>
 
 struct phys *test_phys(uint64_t bytes, bool poison)
 {
@@ -14,12 +16,23 @@ struct phys *test_phys(uint64_t bytes, bool poison)
 
 void test_leak_audit(struct phys *phys)
 {
+    /* A booted machine's kernel half (page tables, slabs, vmalloc) is audited and
+     * freed first: what is left must be every frame. */
+    if (phys->owner_state && mm_machine_of(phys)->kmem)
+        test_kernel_half_audit(phys);
     phys_check(phys);
     if (phys->free_frames != phys->managed_frames)
         fprintf(stderr, "leak audit: %llu of %llu frames not freed\n",
                 (unsigned long long)(phys->managed_frames - phys->free_frames),
                 (unsigned long long)phys->managed_frames);
     assert_int_equal(phys->free_frames, phys->managed_frames);
+}
+
+void test_kernel_half_audit(struct phys *phys)
+{
+    kmem_check(phys);
+    assert_int_equal(kmem_audit(phys, stderr), 0);
+    kmem_destroy(phys);
 }
 
 struct kernel *test_boot(void)
@@ -37,6 +50,7 @@ void test_kernel_teardown(struct kernel *k)
         return;
     while (k->procs)
         kernel_reap(k, k->procs);
+    test_kernel_half_audit(k->phys);
     test_leak_audit(k->phys);
     kernel_destroy(k);
 }
